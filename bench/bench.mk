@@ -1,0 +1,1 @@
+## bench: benchmarks printing ratios against baselines measured in the same run

@@ -1,0 +1,1 @@
+## docs: RelaxNG schemas (installed) and documentation

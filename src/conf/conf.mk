@@ -1,0 +1,4 @@
+## src/conf: the domain XML model, its parser, formatter and validation
+noinst_LIBRARIES += src/conf/libvd_conf.a
+src_conf_libvd_conf_a_SOURCES = \
+	src/conf/domain_conf.h src/conf/domain_conf.cc

@@ -1,0 +1,1 @@
+## src/qemu: capabilities, command line, process and monitor

@@ -1,0 +1,9 @@
+## src/util: error reporting, fds and files, bitmap, netlink, netdev, process helpers
+noinst_LIBRARIES += src/util/libvd_util.a
+src_util_libvd_util_a_SOURCES = \
+	src/util/virgettext.h \
+	src/util/virerror.h src/util/virerror.cc \
+	src/util/virfile.h src/util/virfile.cc \
+	src/util/virmacaddr.h src/util/virmacaddr.cc \
+	src/util/virnetdevmacvlanmode.h \
+	src/util/virpaths.h src/util/virpaths.cc

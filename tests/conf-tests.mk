@@ -1,0 +1,1 @@
+## conf suites (tests/*test.cc for conf) are added here.

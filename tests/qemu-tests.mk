@@ -1,0 +1,1 @@
+## qemu suites (tests/*test.cc for qemu) are added here.

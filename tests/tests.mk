@@ -1,0 +1,21 @@
+## tests: one CppUnit runner, tests/vdtest, holding every suite.  Each area
+## adds its suites in its own fragment below.  `make check` runs the runner,
+## whose last line is "N passed, N failed, N skipped".
+check_PROGRAMS += tests/vdtest
+tests_vdtest_SOURCES = tests/testmain.cc tests/testutils.h tests/testutils.cc
+tests_vdtest_CXXFLAGS = $(AM_CXXFLAGS) $(CPPUNIT_CFLAGS)
+tests_vdtest_LDADD = $(VD_TEST_LIBS) src/util/libvd_util.a $(CPPUNIT_LIBS) $(VD_LIBS)
+VD_TEST_LIBS =
+
+include tests/util-tests.mk
+include tests/conf-tests.mk
+include tests/qemu-tests.mk
+include tests/tools-tests.mk
+
+TESTS_ENVIRONMENT_VD = \
+	VD_TEST_SRCDIR="$(abs_top_srcdir)/tests" \
+	VD_TEST_BUILDDIR="$(abs_top_builddir)" \
+	VD_SCHEMADIR="$(abs_top_srcdir)/docs/schemas"
+
+check-local: tests/vdtest $(bin_PROGRAMS) $(noinst_PROGRAMS)
+	@$(TESTS_ENVIRONMENT_VD) $(top_builddir)/tests/vdtest $(TESTS_FILTER)

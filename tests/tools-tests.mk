@@ -1,0 +1,1 @@
+## tools suites (tests/*test.cc for tools) are added here.

@@ -1,0 +1,1 @@
+## util suites (tests/*test.cc for util) are added here.

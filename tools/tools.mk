@@ -1,0 +1,4 @@
+## tools: the virt-direct command-line tool
+bin_PROGRAMS += tools/virt-direct
+tools_virt_direct_SOURCES = tools/virt-direct.cc
+tools_virt_direct_LDADD = src/conf/libvd_conf.a src/util/libvd_util.a $(VD_LIBS)
