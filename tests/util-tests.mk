@@ -1,1 +1,6 @@
 ## util suites (tests/*test.cc for util) are added here.
+tests_vdtest_SOURCES += \
+	tests/testnetns.h tests/testnetns.cc \
+	tests/virbitmaptest.cc \
+	tests/virnetdevnamepooltest.cc \
+	tests/virnetdevmacvtaptest.cc
