@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <exception>
 #include <map>
 #include <set>
 #include <thread>
@@ -415,7 +416,8 @@ void MacvtapTransaction::createAll(const std::vector<MacvtapRequest> &requests)
         std::vector<NetlinkReply> replies = sock_.requestAll(msgs);
 
         std::vector<Pending> retry;
-        std::optional<Error> firstError;
+        std::exception_ptr firstError;
+        std::vector<size_t> createdNow;
         for (size_t k = 0; k < pending.size(); ++k) {
             Pending &p = pending[k];
             const auto &rq = requests[p.req];
@@ -433,10 +435,10 @@ void MacvtapTransaction::createAll(const std::vector<MacvtapRequest> &requests)
             }
             if (r.error) {
                 if (!firstError)
-                    firstError = SystemError(r.error, withExtAck(
+                    firstError = std::make_exception_ptr(SystemError(r.error, withExtAck(
                         strprintf(_("error creating %s interface %s@%s (%s)"),
                                   macvtapKindName(rq.kind), p.name.c_str(),
-                                  rq.parent.c_str(), rq.mac.str().c_str()), r));
+                                  rq.parent.c_str(), rq.mac.str().c_str()), r)));
                 if (!opts_.owner.empty())
                     data.owners[opts_.owner].names.erase(p.name);
                 continue;
@@ -469,10 +471,13 @@ void MacvtapTransaction::createAll(const std::vector<MacvtapRequest> &requests)
             }
             results_.push_back(std::move(res));
             resultReq_.push_back(p.req);
-            fault(MacvtapStep::Create, p.req);
+            createdNow.push_back(p.req);
         }
+        // Only now, with every device of the batch recorded for rollback.
         if (firstError)
-            throw *firstError;
+            std::rethrow_exception(firstError);
+        for (size_t req : createdNow)
+            fault(MacvtapStep::Create, req);
         pending = std::move(retry);
     }
 

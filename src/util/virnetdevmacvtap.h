@@ -44,33 +44,33 @@ const char *macvtapKindName(MacvtapKind kind);
 uint32_t macvlanModeToKernel(MacvlanMode mode);
 
 struct MacvtapRequest {
-    std::string ifname;          // empty = allocate from the pool
-    std::string parent;          // the parent link, by name
+    std::string ifname{};        // empty = allocate from the pool
+    std::string parent{};        // the parent link, by name
     MacvlanMode mode = MacvlanMode::Vepa;
     MacAddr mac;                 // the guest NIC's MAC (macvtap must match it)
     unsigned mtu = 0;            // 0 = inherit the parent's
     unsigned queues = 1;         // tap fds to open (>1: IFF_MULTI_QUEUE)
     bool vnetHdr = true;         // IFF_VNET_HDR (virtio-net)
     MacvtapKind kind = MacvtapKind::Macvtap;
-    std::vector<MacAddr> sourceMacs; // allowed sources, mode Source only
+    std::vector<MacAddr> sourceMacs{}; // allowed sources, mode Source only
 };
 
 // What the stop code needs to undo one device; persist it with the domain.
 struct MacvtapRecord {
-    std::string ifname;
+    std::string ifname{};
     int ifindex = 0;
-    std::string parent;
+    std::string parent{};
     int parentIndex = 0;
     MacvlanMode mode = MacvlanMode::Vepa;
     MacvtapKind kind = MacvtapKind::Macvtap;
-    std::optional<MacAddr> savedParentMac; // passthrough: the parent's MAC before
+    std::optional<MacAddr> savedParentMac{}; // passthrough: the parent's MAC before
     uint32_t group = 0;                    // IFLA_GROUP given at creation
     bool autoNamed = false;                // name came from the pool
 };
 
 struct MacvtapResult {
-    MacvtapRecord record;
-    std::vector<UniqueFd> tapFds; // O_CLOEXEC; empty for MacvtapKind::Macvlan
+    MacvtapRecord record{};
+    std::vector<UniqueFd> tapFds{}; // O_CLOEXEC; empty for MacvtapKind::Macvlan
 };
 
 // Steps at which tests inject failures (the hook throws).  `index` is the
@@ -85,9 +85,9 @@ enum class MacvtapStep {
 using MacvtapFaultHook = std::function<void(MacvtapStep step, size_t index)>;
 
 struct MacvtapOptions {
-    std::string owner;                 // key of the reservations (domain name)
+    std::string owner{};               // key of the reservations (domain name)
     NetdevNameState *state = nullptr;  // null: no persistent reservations
-    MacvtapFaultHook fault;            // tests only
+    MacvtapFaultHook fault{};          // tests only
     std::string nodeDir = "/dev";      // where private device nodes are made
     unsigned tapWaitMs = 2000;         // bounded wait for the tap's sysfs entry
     size_t poolLimit = 0;              // ids per prefix; 0 = what fits IFNAMSIZ
