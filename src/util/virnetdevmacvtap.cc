@@ -87,36 +87,56 @@ static dev_t readTapDev(const std::string &ifname, int ifindex, unsigned waitMs)
     }
 }
 
-// A device node of our own: a private directory holding one node, removed
-// again as soon as the fds are open.
-namespace {
-struct PrivateNode {
-    std::string dir, path;
-    PrivateNode(const std::string &nodeDir, dev_t dev)
+// Device nodes of our own, in a private directory (0700) that is removed
+// again, with every node in it, when the object goes away.
+class TapNodeDir {
+public:
+    explicit TapNodeDir(std::string parent) : parent_(std::move(parent)) {}
+    ~TapNodeDir()
     {
-        std::string tmpl = nodeDir + "/.virt-direct-tap-XXXXXX";
-        if (!::mkdtemp(tmpl.data()))
-            raiseSystem(errno, strprintf(_("cannot create private directory in '%s'"), nodeDir.c_str()));
-        dir = tmpl;
-        path = dir + "/tap";
-        if (::mknod(path.c_str(), S_IFCHR | 0600, dev) < 0) {
-            int err = errno;
-            ::rmdir(dir.c_str());
-            raiseSystem(err, strprintf(_("cannot create device node '%s'"), path.c_str()));
+        for (const auto &n : nodes_)
+            ::unlink(n.c_str());
+        if (!dir_.empty())
+            ::rmdir(dir_.c_str());
+    }
+    TapNodeDir(const TapNodeDir &) = delete;
+    TapNodeDir &operator=(const TapNodeDir &) = delete;
+
+    // A node for `dev`, made on first use.
+    std::string nodeFor(dev_t dev)
+    {
+        if (dir_.empty()) {
+            std::string tmpl = parent_ + "/.virt-direct-tap-XXXXXX";
+            if (!::mkdtemp(tmpl.data()))
+                raiseSystem(errno, strprintf(_("cannot create private directory in '%s'"),
+                                             parent_.c_str()));
+            dir_ = tmpl;
         }
+        std::string path = dir_ + "/" + std::to_string(major(dev)) + "-" + std::to_string(minor(dev));
+        if (::mknod(path.c_str(), S_IFCHR | 0600, dev) < 0 && errno != EEXIST)
+            raiseSystem(errno, strprintf(_("cannot create device node '%s'"), path.c_str()));
+        nodes_.push_back(path);
+        return path;
     }
-    ~PrivateNode()
-    {
-        ::unlink(path.c_str());
-        ::rmdir(dir.c_str());
-    }
-    PrivateNode(const PrivateNode &) = delete;
-    PrivateNode &operator=(const PrivateNode &) = delete;
+
+private:
+    std::string parent_;
+    std::string dir_;
+    std::vector<std::string> nodes_;
 };
-} // namespace
+
+static std::vector<UniqueFd> openTapWith(TapNodeDir &nodes, const std::string &ifname, int ifindex,
+                                         unsigned queues, bool vnetHdr, unsigned waitMs);
 
 std::vector<UniqueFd> macvtapOpenTap(const std::string &ifname, int ifindex, unsigned queues,
                                      bool vnetHdr, const std::string &nodeDir, unsigned waitMs)
+{
+    TapNodeDir nodes(nodeDir);
+    return openTapWith(nodes, ifname, ifindex, queues, vnetHdr, waitMs);
+}
+
+static std::vector<UniqueFd> openTapWith(TapNodeDir &nodes, const std::string &ifname, int ifindex,
+                                         unsigned queues, bool vnetHdr, unsigned waitMs)
 {
     dev_t dev = readTapDev(ifname, ifindex, waitMs);
 
@@ -124,12 +144,9 @@ std::vector<UniqueFd> macvtapOpenTap(const std::string &ifname, int ifindex, uns
     // devtmpfs is global: it may be another namespace's device.  Use it only
     // if it is the character device sysfs names; else make our own node.
     std::string path = "/dev/tap" + std::to_string(ifindex);
-    std::optional<PrivateNode> node;
     struct stat st;
-    if (::stat(path.c_str(), &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != dev) {
-        node.emplace(nodeDir, dev);
-        path = node->path;
-    }
+    if (::stat(path.c_str(), &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != dev)
+        path = nodes.nodeFor(dev);
 
     std::vector<UniqueFd> fds;
     if (queues == 0)
@@ -505,14 +522,15 @@ void MacvtapTransaction::createAll(const std::vector<MacvtapRequest> &requests)
 
 void MacvtapTransaction::openAll(const std::vector<MacvtapRequest> &requests)
 {
+    TapNodeDir nodes(opts_.nodeDir);
     for (size_t i = 0; i < results_.size(); ++i) {
         auto &res = results_[i];
         const auto &rq = requests[resultReq_[i]];
         if (rq.kind != MacvtapKind::Macvtap)
             continue;
         try {
-            res.tapFds = macvtapOpenTap(res.record.ifname, res.record.ifindex, rq.queues,
-                                        rq.vnetHdr, opts_.nodeDir, opts_.tapWaitMs);
+            res.tapFds = openTapWith(nodes, res.record.ifname, res.record.ifindex, rq.queues,
+                                     rq.vnetHdr, opts_.tapWaitMs);
         } catch (const SystemError &e) {
             // Say which interface on which parent failed.
             throw SystemError(e.errnum(), strprintf(_("cannot open tap device of %s interface %s@%s"),
