@@ -82,6 +82,7 @@ std::vector<MacvtapRequest> requests(size_t n)
         rs[i].mac.bytes[3] = static_cast<unsigned char>(i >> 16);
         rs[i].mac.bytes[4] = static_cast<unsigned char>(i >> 8);
         rs[i].mac.bytes[5] = static_cast<unsigned char>(i);
+        rs[i].up = true; // in the creating message, as libvirt brings them up before QEMU
     }
     return rs;
 }
@@ -130,7 +131,7 @@ void runCase(size_t n, const std::string &stateDir, unsigned reps, bool withSeri
     for (size_t i = 0; i < n; ++i) {
         create += "link add link " + std::string(kParent) + " name ipb" + std::to_string(i) +
                   " address " + rs[i].mac.str() + " group " + kIpGroup +
-                  " type macvtap mode bridge\n";
+                  " up type macvtap mode bridge\n";
         del += "link del ipb" + std::to_string(i) + "\n";
     }
     std::vector<double> t;
@@ -166,7 +167,6 @@ void runCase(size_t n, const std::string &stateDir, unsigned reps, bool withSeri
             for (auto &fd : d.tapFds)
                 fds.push_back(std::move(fd));
         }
-        macvtapSetUp(nl, recs);
         ts.push_back(since(t0));
         setupMsgs = static_cast<long>(netlinkStats().requests - m0);
 

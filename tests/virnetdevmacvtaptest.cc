@@ -276,6 +276,12 @@ public:
                 CPPUNIT_ASSERT(findLink(nl, r.ifname)->flags & IFF_UP);
             macvtapSetUp(nl, recs, false);
             CPPUNIT_ASSERT(!(findLink(nl, recs[1].ifname)->flags & IFF_UP));
+            // Up in the creating message itself.
+            MacvtapRequest r = req(2);
+            r.up = true;
+            MacvtapTransaction tx2(nl, {});
+            auto &res2 = tx2.prepare({r});
+            CPPUNIT_ASSERT(findLink(nl, res2[0].record.ifname)->flags & IFF_UP);
         });
     }
 

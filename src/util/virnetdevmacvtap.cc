@@ -259,7 +259,8 @@ static NetlinkMsg makeCreateMsg(const MacvtapRequest &rq, const std::string &nam
 {
     // NLM_F_EXCL makes the kernel the arbiter of name collisions; NLM_F_ECHO
     // returns the new link (and so its ifindex) in the same round trip.
-    NetlinkMsg msg = makeLinkMsg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ECHO);
+    NetlinkMsg msg = makeLinkMsg(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ECHO, 0,
+                                 rq.up ? IFF_UP : 0, rq.up ? IFF_UP : 0);
     msg.putString(IFLA_IFNAME, name);
     msg.putU32(IFLA_LINK, static_cast<uint32_t>(parentIndex));
     msg.putBytes(IFLA_ADDRESS, rq.mac.bytes.data(), rq.mac.bytes.size());

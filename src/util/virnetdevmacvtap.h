@@ -9,7 +9,8 @@
 //     auto &nics = tx.prepare(requests);   // all created + fds open, or throws
 //     ... pass nics[i].tapFds[q].get() to QEMU (clear FD_CLOEXEC in the child)
 //     auto done = tx.commit();             // from here on the devices stay
-//     macvtapSetUp(nl, records);           // once QEMU holds the fds
+//     macvtapSetUp(nl, records);           // once QEMU holds the fds (or
+//                                          // MacvtapRequest::up at creation)
 //     ... persist the MacvtapRecords in the live state
 // Stop code:
 //     macvtapTeardown(nl, records, std::move(remainingFds), &names, domainName);
@@ -53,6 +54,10 @@ struct MacvtapRequest {
     bool vnetHdr = true;         // IFF_VNET_HDR (virtio-net)
     MacvtapKind kind = MacvtapKind::Macvtap;
     std::vector<MacAddr> sourceMacs{}; // allowed sources, mode Source only
+    // Bring the device up in the creating RTM_NEWLINK itself (as libvirt
+    // does before starting QEMU) instead of a later macvtapSetUp(): saves
+    // one netlink round trip per device.
+    bool up = false;
 };
 
 // What the stop code needs to undo one device; persist it with the domain.

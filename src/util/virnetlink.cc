@@ -122,8 +122,11 @@ NetlinkSocket::NetlinkSocket() : sk_(nl_socket_alloc())
                     strprintf(_("cannot connect netlink socket: %s"), nlErrorText(err).c_str()));
     int fdv = nl_socket_get_fd(sk_.get());
     ::fcntl(fdv, F_SETFD, FD_CLOEXEC);
-    // Room for the acks of a whole pipelined window and for big dumps.
+    // Room for the acks and echoes of a whole pipelined window and for big
+    // dumps.  SO_RCVBUFFORCE (root) goes beyond net.core.rmem_max.
     nl_socket_set_buffer_size(sk_.get(), 4 << 20, 1 << 20);
+    int rcvbuf = 4 << 20;
+    ::setsockopt(fdv, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf));
     nl_socket_enable_msg_peek(sk_.get());
     int one = 1;
     // Both are best effort: older kernels simply give plain acks.
@@ -175,6 +178,8 @@ static void recvBatch(nl_sock *sk, const std::function<void(const nlmsghdr *)> &
             break;
         if (n == -NLE_INTR || n == -NLE_AGAIN)
             continue;
+        if (n == -NLE_NOMEM) // ENOBUFS: the kernel dropped answers for us
+            raiseSystem(ENOBUFS, _("netlink answers were lost (receive buffer overrun)"));
         throw Error(VIR_ERR_INTERNAL_ERROR,
                     strprintf(_("cannot receive netlink message: %s"), nlErrorText(n).c_str()));
     }

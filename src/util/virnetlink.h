@@ -87,8 +87,10 @@ public:
 
     // Send all requests, keeping up to `window` of them in flight, and
     // return one reply per request in the same order.  The kernel handles
-    // them in order; a failure of one does not stop the others.
-    std::vector<NetlinkReply> requestAll(std::vector<NetlinkMsg> &msgs, size_t window = 128);
+    // them in order; a failure of one does not stop the others.  The kernel
+    // answers while handling our send, so the window bounds what must fit
+    // into the receive buffer (each answer, echo included, is a few KiB).
+    std::vector<NetlinkReply> requestAll(std::vector<NetlinkMsg> &msgs, size_t window = 64);
 
     // Run a dump request, calling `onMessage` for each answer message.
     // Returns false if the kernel flagged the dump as interrupted (the

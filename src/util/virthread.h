@@ -17,6 +17,6 @@ void parallelFor(size_t n, unsigned maxThreads, const std::function<void(size_t)
 // Close all fds, many at once.  Closing the last reference to a macvtap fd
 // waits for an RCU grace period (~10 ms); done in parallel the waits
 // overlap, so 250 fds take ~0.1 s instead of ~2.5 s.
-void closeFdsInParallel(std::vector<UniqueFd> fds, unsigned maxThreads = 64);
+void closeFdsInParallel(std::vector<UniqueFd> fds, unsigned maxThreads = 256);
 
 } // namespace vd
