@@ -740,4 +740,43 @@ public:
 
 CPPUNIT_TEST_SUITE_REGISTRATION(MacvtapTest);
 
+class MacvtapRecordTest : public CppUnit::TestFixture {
+    CPPUNIT_TEST_SUITE(MacvtapRecordTest);
+    CPPUNIT_TEST(testRoundTrip);
+    CPPUNIT_TEST(testRejects);
+    CPPUNIT_TEST_SUITE_END();
+
+public:
+    void testRoundTrip()
+    {
+        MacvtapRecord r;
+        r.ifname = "macvtap12";
+        r.ifindex = 33;
+        r.parent = "eth0";
+        r.parentIndex = 2;
+        r.mode = MacvlanMode::Passthrough;
+        r.group = NetdevNameState::kGroupBase + 5;
+        r.autoNamed = true;
+        r.savedParentMac = mac(9);
+        std::string text = r.format();
+        CPPUNIT_ASSERT_EQUAL(std::string("ifname=macvtap12 ifindex=33 parent=eth0 parentindex=2 "
+                                         "mode=passthrough kind=macvtap group=1986265093 "
+                                         "autonamed=1 savedmac=52:54:00:00:00:09"), text);
+        auto back = MacvtapRecord::parse(text);
+        CPPUNIT_ASSERT(back);
+        CPPUNIT_ASSERT_EQUAL(text, back->format());
+    }
+
+    void testRejects()
+    {
+        CPPUNIT_ASSERT(!MacvtapRecord::parse(""));
+        CPPUNIT_ASSERT(!MacvtapRecord::parse("ifindex=3"));
+        CPPUNIT_ASSERT(!MacvtapRecord::parse("ifname=a mode=bogus"));
+        CPPUNIT_ASSERT(!MacvtapRecord::parse("ifname=a savedmac=zz"));
+        CPPUNIT_ASSERT(MacvtapRecord::parse("ifname=a future=1"));
+    }
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION(MacvtapRecordTest);
+
 } // namespace

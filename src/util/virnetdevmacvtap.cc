@@ -18,6 +18,7 @@
 #include <exception>
 #include <map>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "util/virerror.h"
@@ -40,6 +41,85 @@ uint32_t macvlanModeToKernel(MacvlanMode mode)
     case MacvlanMode::Source: return MACVLAN_MODE_SOURCE;
     }
     return MACVLAN_MODE_VEPA;
+}
+
+const char *macvlanModeName(MacvlanMode mode)
+{
+    switch (mode) {
+    case MacvlanMode::Vepa: return "vepa";
+    case MacvlanMode::Bridge: return "bridge";
+    case MacvlanMode::Private: return "private";
+    case MacvlanMode::Passthrough: return "passthrough";
+    case MacvlanMode::Source: return "source";
+    }
+    return "vepa";
+}
+
+std::optional<MacvlanMode> macvlanModeFromName(const std::string &name)
+{
+    for (auto m : {MacvlanMode::Vepa, MacvlanMode::Bridge, MacvlanMode::Private,
+                   MacvlanMode::Passthrough, MacvlanMode::Source})
+        if (name == macvlanModeName(m))
+            return m;
+    return std::nullopt;
+}
+
+std::string MacvtapRecord::format() const
+{
+    std::string s = "ifname=" + ifname + " ifindex=" + std::to_string(ifindex) +
+                    " parent=" + parent + " parentindex=" + std::to_string(parentIndex) +
+                    " mode=" + macvlanModeName(mode) + " kind=" + macvtapKindName(kind) +
+                    " group=" + std::to_string(group) + " autonamed=" + (autoNamed ? "1" : "0");
+    if (savedParentMac)
+        s += " savedmac=" + savedParentMac->str();
+    return s;
+}
+
+std::optional<MacvtapRecord> MacvtapRecord::parse(const std::string &text)
+{
+    MacvtapRecord r;
+    std::istringstream in(text);
+    std::string word;
+    bool haveName = false;
+    while (in >> word) {
+        auto eq = word.find('=');
+        if (eq == std::string::npos)
+            return std::nullopt;
+        std::string k = word.substr(0, eq), v = word.substr(eq + 1);
+        char *end = nullptr;
+        if (k == "ifname") {
+            r.ifname = v;
+            haveName = !v.empty();
+        } else if (k == "ifindex") {
+            r.ifindex = static_cast<int>(std::strtol(v.c_str(), &end, 10));
+        } else if (k == "parent") {
+            r.parent = v;
+        } else if (k == "parentindex") {
+            r.parentIndex = static_cast<int>(std::strtol(v.c_str(), &end, 10));
+        } else if (k == "mode") {
+            auto m = macvlanModeFromName(v);
+            if (!m)
+                return std::nullopt;
+            r.mode = *m;
+        } else if (k == "kind") {
+            if (v != "macvtap" && v != "macvlan")
+                return std::nullopt;
+            r.kind = v == "macvlan" ? MacvtapKind::Macvlan : MacvtapKind::Macvtap;
+        } else if (k == "group") {
+            r.group = static_cast<uint32_t>(std::strtoul(v.c_str(), &end, 10));
+        } else if (k == "autonamed") {
+            r.autoNamed = v == "1";
+        } else if (k == "savedmac") {
+            auto m = MacAddr::parse(v);
+            if (!m)
+                return std::nullopt;
+            r.savedParentMac = *m;
+        }
+        // Unknown keys are ignored so that newer versions can add some.
+    }
+    if (!haveName)
+        return std::nullopt;
+    return r;
 }
 
 // "msg [kernel detail]": the extended ack often says more than the errno.
@@ -330,9 +410,13 @@ void MacvtapTransaction::createAll(const std::vector<MacvtapRequest> &requests)
     for (const auto &l : links)
         byName[l.name] = &l;
 
-    std::set<std::string> reservedAll;
-    if (locked)
+    std::set<std::string> reservedAll, reservedByOthers;
+    if (locked) {
         reservedAll = locked->allReservedNames();
+        for (const auto &[owner, o] : data.owners)
+            if (owner != opts_.owner)
+                reservedByOthers.insert(o.names.begin(), o.names.end());
+    }
 
     std::map<std::string, NamePool> pools;
     auto poolFor = [&](MacvtapKind kind) -> NamePool & {
@@ -348,7 +432,7 @@ void MacvtapTransaction::createAll(const std::vector<MacvtapRequest> &requests)
         pool.setCursor(data.cursors[prefix]);
         return pools.emplace(prefix, std::move(pool)).first->second;
     };
-    auto nextName = [&](MacvtapKind kind, const std::string &ifname, const std::string &parent) {
+    auto nextName = [&](MacvtapKind kind, const std::string &parent) {
         NamePool &pool = poolFor(kind);
         auto name = pool.allocateName();
         if (!name)
@@ -356,15 +440,13 @@ void MacvtapTransaction::createAll(const std::vector<MacvtapRequest> &requests)
                         strprintf(_("no free %s interface name for a device on %s"),
                                   pool.prefix().c_str(), parent.c_str()));
         data.cursors[pool.prefix()] = pool.cursor();
-        (void)ifname;
         return *name;
     };
 
+    // Link groups need the state file: it is what keeps them unique.
     uint32_t group = 0;
     if (locked && !opts_.owner.empty())
         group = chooseGroup(data, opts_.owner, links);
-    else
-        group = 0;
 
     // Validate and choose names.
     std::vector<Pending> pending;
@@ -385,7 +467,7 @@ void MacvtapTransaction::createAll(const std::vector<MacvtapRequest> &requests)
                         VIR_FROM_NET);
         Pending p{i, rq.ifname, rq.ifname.empty()};
         if (p.autoNamed) {
-            p.name = nextName(rq.kind, rq.ifname, rq.parent);
+            p.name = nextName(rq.kind, rq.parent);
         } else {
             if (rq.ifname.size() >= IFNAMSIZ)
                 throw Error(VIR_ERR_CONFIG_UNSUPPORTED,
@@ -393,7 +475,7 @@ void MacvtapTransaction::createAll(const std::vector<MacvtapRequest> &requests)
                             VIR_FROM_NET);
             // The user's name is used as given; if it exists the start fails
             // and the existing device is not ours to touch.
-            if (byName.count(rq.ifname) || reservedAll.count(rq.ifname) || chosen.count(rq.ifname))
+            if (byName.count(rq.ifname) || reservedByOthers.count(rq.ifname) || chosen.count(rq.ifname))
                 raiseSystem(EEXIST, strprintf(_("error creating %s interface %s@%s (%s)"),
                                               macvtapKindName(rq.kind), rq.ifname.c_str(),
                                               rq.parent.c_str(), rq.mac.str().c_str()));
@@ -444,7 +526,7 @@ void MacvtapTransaction::createAll(const std::vector<MacvtapRequest> &requests)
                 poolFor(rq.kind).markTaken(p.name);
                 if (!opts_.owner.empty())
                     data.owners[opts_.owner].names.erase(p.name);
-                p.name = nextName(rq.kind, rq.ifname, rq.parent);
+                p.name = nextName(rq.kind, rq.parent);
                 if (!opts_.owner.empty())
                     data.owners[opts_.owner].names.insert(p.name);
                 ++p.tries;
@@ -569,8 +651,9 @@ MacvtapTeardownReport macvtapTeardown(NetlinkSocket &sock,
     closeFdsInParallel(std::move(fds));
 
     std::vector<LinkInfo> links;
+    bool complete = true;
     if (!records.empty())
-        links = dumpLinks(sock);
+        links = dumpLinks(sock, &complete);
     std::map<int, const LinkInfo *> byIndex;
     for (const auto &l : links)
         byIndex[l.ifindex] = &l;
@@ -601,9 +684,12 @@ MacvtapTeardownReport macvtapTeardown(NetlinkSocket &sock,
     // A group can be deleted in one request if, in this same dump, every
     // member is one of ours.
     std::set<int> deleted;
+    // (A device that joins the group between the dump and the request would
+    // be deleted too; only a program that sets our private group id on its
+    // own device within that window can cause this.)
     for (const auto &[group, members] : oursByGroup) {
-        if (members.size() < 2)
-            continue; // a single delete is just as cheap
+        if (members.size() < 2 || !complete)
+            continue; // a single delete is just as cheap / the dump is unreliable
         bool onlyOurs = true;
         for (const auto &l : links)
             if (l.group == group && !members.count(l.ifindex)) {

@@ -71,7 +71,17 @@ struct MacvtapRecord {
     std::optional<MacAddr> savedParentMac{}; // passthrough: the parent's MAC before
     uint32_t group = 0;                    // IFLA_GROUP given at creation
     bool autoNamed = false;                // name came from the pool
+
+    // One line of "key=value" words, for the domain's live state:
+    //   ifname=macvtap3 ifindex=12 parent=eth0 parentindex=2 mode=bridge
+    //   kind=macvtap group=1986265088 autonamed=1 [savedmac=52:54:00:..]
+    std::string format() const;
+    // nullopt if the text is not such a line.
+    static std::optional<MacvtapRecord> parse(const std::string &text);
 };
+
+const char *macvlanModeName(MacvlanMode mode);
+std::optional<MacvlanMode> macvlanModeFromName(const std::string &name);
 
 struct MacvtapResult {
     MacvtapRecord record{};

@@ -345,9 +345,10 @@ std::optional<LinkInfo> parseLinkMessage(const nlmsghdr *hdr)
     return li;
 }
 
-std::vector<LinkInfo> dumpLinks(NetlinkSocket &sock)
+std::vector<LinkInfo> dumpLinks(NetlinkSocket &sock, bool *complete)
 {
     std::vector<LinkInfo> links;
+    bool ok = false;
     // An interrupted dump may miss or duplicate entries; retry a few times
     // and then accept the last one (callers treat the kernel as the arbiter
     // anyway: creation uses NLM_F_EXCL).
@@ -356,13 +357,15 @@ std::vector<LinkInfo> dumpLinks(NetlinkSocket &sock)
         NetlinkMsg msg = makeLinkMsg(RTM_GETLINK, 0);
         // Skip per-link statistics: they are most of the dump's volume.
         msg.putU32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
-        bool complete = sock.dump(msg, [&](const nlmsghdr *hdr) {
+        ok = sock.dump(msg, [&](const nlmsghdr *hdr) {
             if (auto li = parseLinkMessage(hdr))
                 links.push_back(std::move(*li));
         });
-        if (complete)
+        if (ok)
             break;
     }
+    if (complete)
+        *complete = ok;
     return links;
 }
 

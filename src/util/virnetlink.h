@@ -122,8 +122,9 @@ struct LinkInfo {
 std::optional<LinkInfo> parseLinkMessage(const nlmsghdr *hdr);
 
 // One RTM_GETLINK dump of the socket's network namespace (retried a few
-// times if interrupted by concurrent changes).
-std::vector<LinkInfo> dumpLinks(NetlinkSocket &sock);
+// times if interrupted by concurrent changes; `complete` says whether the
+// last attempt was consistent).
+std::vector<LinkInfo> dumpLinks(NetlinkSocket &sock, bool *complete = nullptr);
 
 // Build an RTM_GETLINK/RTM_NEWLINK/RTM_DELLINK message with its ifinfomsg.
 NetlinkMsg makeLinkMsg(int type, int flags, int ifindex = 0,

@@ -2,6 +2,7 @@
 
 #include "util/virnetns.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -12,6 +13,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "util/virerror.h"
@@ -139,9 +141,36 @@ void unregisterPath(const std::string &path)
 }
 } // namespace
 
+// Namespaces "<prefix>-<pid>-<n>" whose creating process is gone were left
+// behind by a run that was killed outright (SIGKILL, crash): remove them.
+static void removeStale(const std::string &prefix)
+{
+    DIR *d = ::opendir("/run/netns");
+    if (!d)
+        return;
+    std::vector<std::string> stale;
+    while (auto *e = ::readdir(d)) {
+        std::string n = e->d_name;
+        if (n.compare(0, prefix.size() + 1, prefix + "-") != 0)
+            continue;
+        char *end = nullptr;
+        long pid = std::strtol(n.c_str() + prefix.size() + 1, &end, 10);
+        if (pid <= 0 || !end || *end != '-')
+            continue;
+        if (::kill(static_cast<pid_t>(pid), 0) < 0 && errno == ESRCH)
+            stale.push_back(n);
+    }
+    ::closedir(d);
+    for (const auto &n : stale)
+        runIp({"netns", "del", n});
+}
+
 NamedNetns::NamedNetns(const std::string &prefix)
 {
     static std::atomic<unsigned> counter{0};
+    static std::atomic<bool> staleRemoved{false};
+    if (!staleRemoved.exchange(true))
+        removeStale(prefix);
     name_ = prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
     installHandlers();
     // Register before creating: a signal between the two finds nothing to

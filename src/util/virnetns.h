@@ -19,7 +19,9 @@ int runIp(const std::vector<std::string> &args, const std::string &input = {},
 
 class NamedNetns {
 public:
-    // Name: "<prefix>-<pid>-<counter>".
+    // Name: "<prefix>-<pid>-<counter>".  The first one created in a process
+    // also removes "<prefix>-<pid>-*" namespaces whose process is dead (left
+    // by a run killed with SIGKILL).
     explicit NamedNetns(const std::string &prefix = "vd");
     ~NamedNetns();
     NamedNetns(const NamedNetns &) = delete;
