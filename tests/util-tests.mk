@@ -2,5 +2,6 @@
 tests_vdtest_SOURCES += \
 	tests/testnetns.h tests/testnetns.cc \
 	tests/virbitmaptest.cc \
+	tests/virnetnstest.cc \
 	tests/virnetdevnamepooltest.cc \
 	tests/virnetdevmacvtaptest.cc

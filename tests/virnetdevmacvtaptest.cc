@@ -5,7 +5,11 @@
 #include <fcntl.h>
 #include <linux/if_link.h>
 #include <linux/if_tun.h>
+#include <arpa/inet.h>
+#include <linux/if_packet.h>
 #include <net/if.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -111,6 +115,7 @@ class MacvtapTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testMtu);
     CPPUNIT_TEST(testFdsAndMultiqueue);
     CPPUNIT_TEST(testSetUp);
+    CPPUNIT_TEST(testTrafficThroughTapFd);
     CPPUNIT_TEST(testSkipsNamesCreatedByIp);
     CPPUNIT_TEST(testEexistRetry);
     CPPUNIT_TEST(testConcurrentForeignCreator);
@@ -282,6 +287,66 @@ public:
             MacvtapTransaction tx2(nl, {});
             auto &res2 = tx2.prepare({r});
             CPPUNIT_ASSERT(findLink(nl, res2[0].record.ifname)->flags & IFF_UP);
+        });
+    }
+
+    // A frame written to the tap fd leaves through the parent and arrives on
+    // the veth peer; a frame sent from the peer to the guest's MAC comes out
+    // of the tap fd.
+    void testTrafficThroughTapFd()
+    {
+        test::TestNetns ns;
+        ns.run([] {
+            NetlinkSocket nl;
+            MacvtapRequest r = req(5);
+            r.vnetHdr = false;
+            r.up = true;
+            MacvtapTransaction tx(nl, {});
+            auto &res = tx.prepare({r});
+            int tapFd = res[0].tapFds[0].get();
+            int peerIndex = findLink(nl, "vdp1")->ifindex;
+
+            UniqueFd pkt(::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(0x88b5)));
+            CPPUNIT_ASSERT(pkt);
+            sockaddr_ll sll{};
+            sll.sll_family = AF_PACKET;
+            sll.sll_protocol = htons(0x88b5);
+            sll.sll_ifindex = peerIndex;
+            CPPUNIT_ASSERT_EQUAL(0, ::bind(pkt.get(), reinterpret_cast<sockaddr *>(&sll), sizeof(sll)));
+            timeval tv{2, 0};
+            ::setsockopt(pkt.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+            ::setsockopt(tapFd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+
+            auto frame = [](const MacAddr &dst, const MacAddr &src, const std::string &text) {
+                std::string f(reinterpret_cast<const char *>(dst.bytes.data()), 6);
+                f.append(reinterpret_cast<const char *>(src.bytes.data()), 6);
+                f += "\x88\xb5" + text;
+                f.resize(std::max<size_t>(f.size(), 60), '\0');
+                return f;
+            };
+            MacAddr bcast = *MacAddr::parse("ff:ff:ff:ff:ff:ff");
+            std::string out = frame(bcast, r.mac, "from-guest");
+            CPPUNIT_ASSERT_EQUAL(static_cast<ssize_t>(out.size()), ::write(tapFd, out.data(), out.size()));
+            char buf[2048];
+            ssize_t n = ::recv(pkt.get(), buf, sizeof(buf), 0);
+            CPPUNIT_ASSERT(n >= 24);
+            CPPUNIT_ASSERT_EQUAL(std::string("from-guest"), std::string(buf + 14, 10));
+            CPPUNIT_ASSERT_EQUAL(0, std::memcmp(buf + 6, r.mac.bytes.data(), 6));
+
+            MacAddr peerMac = *findLink(nl, "vdp1")->mac;
+            std::string in = frame(r.mac, peerMac, "to-guest");
+            sockaddr_ll to = sll;
+            to.sll_halen = 6;
+            std::memcpy(to.sll_addr, r.mac.bytes.data(), 6);
+            CPPUNIT_ASSERT_EQUAL(static_cast<ssize_t>(in.size()),
+                                 ::sendto(pkt.get(), in.data(), in.size(), 0,
+                                          reinterpret_cast<sockaddr *>(&to), sizeof(to)));
+            // The tap fd is blocking; poll so a lost frame fails instead of hanging.
+            pollfd pfd{tapFd, POLLIN, 0};
+            CPPUNIT_ASSERT_EQUAL(1, ::poll(&pfd, 1, 2000));
+            n = ::read(tapFd, buf, sizeof(buf));
+            CPPUNIT_ASSERT(n >= 22);
+            CPPUNIT_ASSERT_EQUAL(std::string("to-guest"), std::string(buf + 14, 8));
         });
     }
 

@@ -91,12 +91,15 @@ constexpr int kMaxNetns = 64;
 // Paths of live namespaces, readable from a signal handler.
 char gPaths[kMaxNetns][96];
 std::atomic<bool> gUsed[kMaxNetns];
+// The process that created each one: forked children (test bodies) inherit
+// the table but must not delete their parent's namespaces.
+std::atomic<pid_t> gOwner[kMaxNetns];
 std::atomic<bool> gHandlersInstalled{false};
 
 void onFatalSignal(int sig)
 {
     for (int i = 0; i < kMaxNetns; ++i) {
-        if (gUsed[i].load()) {
+        if (gUsed[i].load() && gOwner[i].load() == ::getpid()) {
             ::umount2(gPaths[i], MNT_DETACH); // async-signal-safe syscalls only
             ::unlink(gPaths[i]);
         }
@@ -126,6 +129,7 @@ int registerPath(const std::string &path)
     for (int i = 0; i < kMaxNetns; ++i) {
         if (!gUsed[i].load()) {
             std::snprintf(gPaths[i], sizeof(gPaths[i]), "%s", path.c_str());
+            gOwner[i].store(::getpid());
             gUsed[i].store(true);
             return i;
         }
