@@ -336,6 +336,12 @@ DiskDef Parser::parseDisk(const xmlNode *node)
                                          "bus='virtio|sata|ide'/>"),
                                        d.targetDev.c_str()));
     }
+    // QEMU's driver defaults, written out like libvirt does: no format
+    // probing, an unspecified format is raw.
+    if (d.driverName.empty())
+        d.driverName = "qemu";
+    if (d.format == DiskDef::Format::Default)
+        d.format = DiskDef::Format::Raw;
     // CD-ROMs are always read-only; libvirt records that in the XML too.
     if (d.device == DiskDef::Device::Cdrom)
         d.readonly = true;
@@ -745,13 +751,19 @@ void Parser::postParse(DomainDef &def, bool deviceBoot)
         ControllerDef root;
         def.controllers.insert(def.controllers.begin(), root);
     }
+    // Like libvirt, a controller without index gets the lowest free one.
     for (auto &c : def.controllers) {
         if (c.index != UINT_MAX)
             continue;
         unsigned next = 0;
-        for (auto &o : def.controllers)
-            if (o.index != UINT_MAX && o.index >= next)
-                next = o.index + 1;
+        auto used = [&](unsigned idx) {
+            for (auto &o : def.controllers)
+                if (o.index == idx)
+                    return true;
+            return false;
+        };
+        while (used(next))
+            ++next;
         c.index = next;
     }
     std::stable_sort(def.controllers.begin(), def.controllers.end(),
@@ -762,29 +774,25 @@ void Parser::postParse(DomainDef &def, bool deviceBoot)
         if (c.model == ControllerDef::Model::PciBridge && !c.chassisNr)
             c.chassisNr = c.index;
 
-    // Serial ports: isa-serial with the first free port number.
+    // Serial ports: isa-serial; a missing port number follows the highest
+    // one given before it, as in libvirt.
     for (size_t i = 0; i < def.serials.size(); ++i) {
         auto &s = def.serials[i];
         if (s.targetType.empty())
             s.targetType = "isa-serial";
         if (!s.port) {
-            unsigned port = 0;
-            for (bool taken = true; taken; ) {
-                taken = false;
-                for (auto &o : def.serials)
-                    if (o.port && *o.port == port) {
-                        taken = true;
-                        ++port;
-                    }
-            }
-            s.port = port;
+            unsigned next = 0;
+            for (size_t j = 0; j < i; ++j)
+                next = std::max(next, *def.serials[j].port + 1);
+            s.port = next;
         }
     }
-    for (auto &c : def.consoles) {
+    for (size_t i = 0; i < def.consoles.size(); ++i) {
+        auto &c = def.consoles[i];
         if (c.targetType.empty())
             c.targetType = "serial";
         if (!c.port)
-            c.port = 0;
+            c.port = static_cast<unsigned>(i);
     }
     // The first console of target type serial is the first serial port:
     // libvirt creates whichever of the two is missing and keeps them alike.
