@@ -49,8 +49,7 @@ namespace {
 void checkPciAddress(const PciAddress &a, const std::string &device)
 {
     auto tooBig = [&](const char *field, unsigned value, unsigned max) {
-        raiseXmlError(strprintf(_("Invalid PCI address %s='0x%x' of device '%s', must be <= "
-                                  "0x%x"),
+        raiseXmlError(strprintf(_("Invalid PCI address %s='0x%x' of %s, must be <= 0x%x"),
                                 field, value, device.c_str(), max));
     };
     if (a.domain > 0xffff)
@@ -62,16 +61,17 @@ void checkPciAddress(const PciAddress &a, const std::string &device)
     if (a.function > 7)
         tooBig("function", a.function, 7);
     if (a.domain == 0 && a.bus == 0 && a.slot == 0)
-        raiseXmlError(strprintf(_("Invalid PCI address 0000:00:00 of device '%s', at least "
-                                  "one of domain, bus, or slot must be > 0"),
+        raiseXmlError(strprintf(_("Invalid PCI address 0000:00:00 of %s, at least one of "
+                                  "domain, bus, or slot must be > 0"),
                                 device.c_str()));
 }
 
+// How errors name an interface: by MAC when it has one, else by position.
 std::string netLabel(const NetDef &n, size_t i)
 {
     if (!n.mac.isZero())
-        return n.mac.str();
-    return strprintf("interface #%zu", i);
+        return strprintf(_("interface %s"), n.mac.str().c_str());
+    return strprintf(_("interface #%zu"), i + 1);
 }
 
 } // namespace
@@ -103,7 +103,7 @@ void validateDomainDef(const DomainDef &def)
                 if (addr.domain == info.pci->domain && addr.bus == info.pci->bus &&
                     addr.slot == info.pci->slot && addr.function == info.pci->function)
                     raiseXmlError(strprintf(_("Attempted double use of PCI Address "
-                                              "%04x:%02x:%02x.%x (devices '%s' and '%s')"),
+                                              "%04x:%02x:%02x.%x (%s and %s)"),
                                             addr.domain, addr.bus, addr.slot, addr.function,
                                             other.c_str(), label.c_str()));
             addresses.emplace_back(*info.pci, label);
@@ -123,7 +123,7 @@ void validateDomainDef(const DomainDef &def)
                                           "'%s'"),
                                         d.targetDev.c_str(), def.disks[j].source.c_str(),
                                         d.source.c_str()));
-        checkInfo(d.info, d.targetDev);
+        checkInfo(d.info, strprintf(_("disk %s"), d.targetDev.c_str()));
     }
 
     unsigned rootCount = 0;
@@ -142,7 +142,7 @@ void validateDomainDef(const DomainDef &def)
         } else if (c.index == 0) {
             raiseXmlError(_("Only the PCI controller with index 0 can have model 'pci-root'"));
         }
-        checkInfo(c.info, strprintf("pci.%u", c.index));
+        checkInfo(c.info, strprintf(_("PCI controller %u"), c.index));
     }
     if (rootCount > 1)
         raiseXmlError(_("Multiple 'pci-root' controllers"));
@@ -164,9 +164,8 @@ void validateDomainDef(const DomainDef &def)
         if (!n.ifname.empty()) {
             checkDeviceName(n.ifname, "target dev");
             if (n.ifname == n.sourceDev)
-                raiseXmlError(strprintf(_("target dev '%s' of interface '%s' is the same as "
-                                          "its source dev"),
-                                        n.ifname.c_str(), label.c_str()));
+                raiseXmlError(strprintf(_("%s: target dev '%s' is the same as its source dev"),
+                                        label.c_str(), n.ifname.c_str()));
             // A "%d" template expands to different names per interface.
             if (n.ifname.find('%') == std::string::npos &&
                 !ifnames.emplace(n.ifname, i).second)
@@ -176,16 +175,14 @@ void validateDomainDef(const DomainDef &def)
         }
         if (n.queues) {
             if (n.queues > 256)
-                raiseXmlError(strprintf(_("interface '%s': queues must be between 1 and 256, "
-                                          "not %u"),
+                raiseXmlError(strprintf(_("%s: queues must be between 1 and 256, not %u"),
                                         label.c_str(), n.queues));
             if (n.queues > 1 && !n.model.empty() && n.model != "virtio")
                 raiseUnsupported(strprintf(_("Multiqueue network is not supported for: %s"),
                                            n.model.c_str()));
         }
         if (n.mtu && (n.mtu < 68 || n.mtu > 65535))
-            raiseXmlError(strprintf(_("interface '%s': MTU size %u is out of range "
-                                      "(68-65535)"),
+            raiseXmlError(strprintf(_("%s: MTU size %u is out of range (68-65535)"),
                                     label.c_str(), n.mtu));
         // Passthrough hands the whole parent to one macvtap: no other
         // interface of this domain may use the same source device.
@@ -204,7 +201,7 @@ void validateDomainDef(const DomainDef &def)
             if (def.serials[j].port == def.serials[i].port)
                 raiseXmlError(strprintf(_("serial port %u is used by more than one device"),
                                         def.serials[i].port.value_or(0)));
-        checkInfo(def.serials[i].info, strprintf("serial%zu", i));
+        checkInfo(def.serials[i].info, strprintf(_("serial port %u"), def.serials[i].port.value_or(0)));
     }
 }
 

@@ -322,6 +322,16 @@ DiskDef Parser::parseDisk(const xmlNode *node)
     }
     if (!haveTarget)
         raiseXmlError(_("missing target information for device"));
+    // hdX, sdX, vdX: the letters give the unit number QEMU's layer derives.
+    bool goodName = d.targetDev.size() > 2 &&
+                    (d.targetDev.starts_with("hd") || d.targetDev.starts_with("sd") ||
+                     d.targetDev.starts_with("vd"));
+    for (size_t i = 2; goodName && i < d.targetDev.size(); ++i)
+        goodName = d.targetDev[i] >= 'a' && d.targetDev[i] <= 'z';
+    if (!goodName)
+        raiseXmlError(strprintf(_("invalid disk target name '%s': expected hd, sd or vd "
+                                  "followed by letters"),
+                                d.targetDev.c_str()));
     if (d.source.empty() && d.device == DiskDef::Device::Disk)
         raiseXmlError(strprintf(_("missing source information for disk '%s'"),
                                 d.targetDev.c_str()));

@@ -119,10 +119,14 @@ void checkChildren(const xmlNode *node, std::initializer_list<std::string_view> 
         bool ok = false;
         for (auto x : allowed)
             ok = ok || x == name(c);
-        if (!ok || (c->ns && c->ns->href))
+        if (!ok || (c->ns && c->ns->href)) {
+            // Name foreign-namespace elements with their prefix ("qemu:arg").
+            std::string full(name(c));
+            if (c->ns && c->ns->prefix)
+                full = reinterpret_cast<const char *>(c->ns->prefix) + (":" + full);
             raiseUnsupported(strprintf(_("element '%s' in '%s' is not supported"),
-                                       std::string(name(c)).c_str(),
-                                       std::string(name(node)).c_str()));
+                                       full.c_str(), std::string(name(node)).c_str()));
+        }
     }
 }
 
