@@ -95,7 +95,7 @@ void validateDomainDef(const DomainDef &def)
                 raiseXmlError(strprintf(_("non unique alias detected: %s"), info.alias.c_str()));
         }
         if (info.bootIndex && !bootOrders.emplace(*info.bootIndex, label).second)
-            raiseXmlError(strprintf(_("boot order '%u' used for more than one device"),
+            raiseUnsupported(strprintf(_("boot order '%u' used for more than one device"),
                                     *info.bootIndex));
         if (info.pci) {
             checkPciAddress(*info.pci, label);
@@ -197,6 +197,10 @@ void validateDomainDef(const DomainDef &def)
     }
 
     for (size_t i = 0; i < def.serials.size(); ++i) {
+        // QEMU's PC has four ISA serial ports (COM1-COM4).
+        if (def.serials[i].port.value_or(0) >= 4 || i >= 4)
+            raiseInternal(strprintf(_("Maximum supported number of ISA serial ports is '%d'"),
+                                    4));
         for (size_t j = 0; j < i; ++j)
             if (def.serials[j].port == def.serials[i].port)
                 raiseXmlError(strprintf(_("serial port %u is used by more than one device"),

@@ -342,8 +342,8 @@ DiskDef Parser::parseDisk(const xmlNode *node)
         else if (d.targetDev.starts_with("hd"))
             d.bus = DiskDef::Bus::Ide;
         else
-            raiseUnsupported(strprintf(_("cannot infer the bus of disk '%s': set <target "
-                                         "bus='virtio|sata|ide'/>"),
+            raiseUnsupported(strprintf(_("disk bus 'scsi' (implied by target '%s') is not "
+                                         "supported, set <target bus='sata'/>"),
                                        d.targetDev.c_str()));
     }
     // QEMU's driver defaults, written out like libvirt does: no format
@@ -736,8 +736,12 @@ std::unique_ptr<DomainDef> Parser::parse(const xmlNode *root)
     for (auto &n : def->nets)
         deviceBoot = deviceBoot || n.info.bootIndex;
     if (deviceBoot && !def->os.bootDevs.empty())
-        raiseXmlError(_("per-device boot elements cannot be used together with os/boot "
-                        "elements"));
+        raiseUnsupported(_("per-device boot elements cannot be used together with os/boot "
+                           "elements"));
+    if (def->name.find('/') != std::string::npos)
+        raiseXmlError(strprintf(_("name %s cannot contain '/'"), def->name.c_str()));
+    if (def->name == "." || def->name == "..")
+        raiseXmlError(strprintf(_("name '%s' is not a valid domain name"), def->name.c_str()));
     postParse(*def, deviceBoot);
     return def;
 }
@@ -784,46 +788,89 @@ void Parser::postParse(DomainDef &def, bool deviceBoot)
         if (c.model == ControllerDef::Model::PciBridge && !c.chassisNr)
             c.chassisNr = c.index;
 
-    // Serial ports: isa-serial; a missing port number follows the highest
-    // one given before it, as in libvirt.
-    for (size_t i = 0; i < def.serials.size(); ++i) {
-        auto &s = def.serials[i];
-        if (s.targetType.empty())
-            s.targetType = "isa-serial";
-        if (!s.port) {
-            unsigned next = 0;
-            for (size_t j = 0; j < i; ++j)
-                next = std::max(next, *def.serials[j].port + 1);
-            s.port = next;
-        }
-    }
-    for (size_t i = 0; i < def.consoles.size(); ++i) {
-        auto &c = def.consoles[i];
-        if (c.targetType.empty())
-            c.targetType = "serial";
-        if (!c.port)
-            c.port = static_cast<unsigned>(i);
-    }
     // The first console of target type serial is the first serial port:
-    // libvirt creates whichever of the two is missing and keeps them alike.
-    if (!def.consoles.empty() && def.consoles[0].targetType == "serial") {
+    // libvirt creates whichever of the two is missing.
+    if (!def.consoles.empty() &&
+        (def.consoles[0].targetType.empty() || def.consoles[0].targetType == "serial")) {
         if (def.serials.empty()) {
             ChrDef s = def.consoles[0];
             s.kind = ChrDef::Kind::Serial;
-            s.targetType = "isa-serial";
-            s.port = 0;
+            s.targetType.clear();
+            s.port.reset();
             def.serials.push_back(s);
         }
-        ChrDef &con = def.consoles[0];
-        con.type = def.serials[0].type;
-        con.path = def.serials[0].path;
-        con.port = def.serials[0].port;
-        con.info.alias = def.serials[0].info.alias;
     } else if (def.consoles.empty() && !def.serials.empty()) {
         ChrDef con = def.serials[0];
         con.kind = ChrDef::Kind::Console;
         con.targetType = "serial";
+        con.port.reset();
         def.consoles.push_back(con);
+    }
+    // Serial ports, in libvirt's order of post-parse steps: ports of
+    // explicitly typed isa-serial devices first (lowest free of QEMU's four
+    // ISA ports), then untyped ones get isa-serial and the highest port
+    // in use plus one.
+    {
+        bool used[4] = {false, false, false, false};
+        size_t isaCount = 0;
+        for (auto &s : def.serials) {
+            if (s.targetType != "isa-serial")
+                continue;
+            if (isaCount++ >= 4 || (s.port && *s.port >= 4))
+                raiseInternal(strprintf(_("Maximum supported number of ISA serial ports is "
+                                          "'%d'"),
+                                        4));
+            if (s.port) {
+                if (used[*s.port])
+                    raiseInternal(strprintf(_("target port '%u' already allocated"), *s.port));
+                used[*s.port] = true;
+            }
+        }
+        for (auto &s : def.serials) {
+            if (s.targetType != "isa-serial" || s.port)
+                continue;
+            for (unsigned p = 0; p < 4; ++p)
+                if (!used[p]) {
+                    s.port = p;
+                    used[p] = true;
+                    break;
+                }
+        }
+    }
+    for (auto &s : def.serials) {
+        if (s.targetType.empty())
+            s.targetType = "isa-serial";
+        if (!s.port) {
+            unsigned next = 0;
+            for (auto &o : def.serials)
+                if (o.port)
+                    next = std::max(next, *o.port + 1);
+            s.port = next;
+        }
+    }
+    // A console of target type serial is another view of the serial port
+    // with the same position (libvirt formats it as a copy of that port).
+    for (size_t i = 0; i < def.consoles.size() && i < def.serials.size(); ++i) {
+        ChrDef &con = def.consoles[i];
+        if (!con.targetType.empty() && con.targetType != "serial")
+            continue;
+        const ChrDef &ser = def.serials[i];
+        con.targetType = "serial";
+        con.type = ser.type;
+        con.path = ser.path;
+        con.port = ser.port;
+        con.info.alias = ser.info.alias;
+    }
+    for (auto &c : def.consoles) {
+        if (c.targetType.empty())
+            c.targetType = "serial";
+        if (!c.port) {
+            unsigned next = 0;
+            for (auto &o : def.consoles)
+                if (o.port)
+                    next = std::max(next, *o.port + 1);
+            c.port = next;
+        }
     }
 }
 
