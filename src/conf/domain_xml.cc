@@ -462,6 +462,11 @@ NetDef Parser::parseNet(const xmlNode *node)
             haveSource = true;
             net.sourceDev = requiredProp(c, "dev");
             checkDeviceName(net.sourceDev, "source dev");
+            // Only names of devices we create may be templates.
+            if (net.sourceDev.find('%') != std::string::npos)
+                raiseXmlError(strprintf(_("invalid source dev name '%s': the name must not "
+                                          "contain '%%'"),
+                                        net.sourceDev.c_str()));
             if (auto m = prop(c, "mode")) {
                 auto mode = macvlanModeFromString(*m);
                 // 'source' is a kernel mode libvirt's XML does not offer.
@@ -602,6 +607,10 @@ ChrDef Parser::parseChr(const xmlNode *node, ChrDef::Kind kind)
             }
         }
     }
+    // Old live XML names the console's pty only in the tty attribute.
+    if (kind == ChrDef::Kind::Console && chr.type == ChrDef::Type::Pty && chr.path.empty() &&
+        !inactive())
+        chr.path = prop(node, "tty").value_or("");
     if (chr.type == ChrDef::Type::File && chr.path.empty())
         raiseXmlError(_("Missing source path attribute for char device"));
     return chr;
