@@ -86,8 +86,8 @@ vd::test::DataSuite xml2xml("domainxml2xml", [](const vd::test::AddTest &add) {
 void checkIdempotent(const std::string &file)
 {
     std::string xml = vd::test::readText(file);
-    for (auto [parseFlags, formatFlags] : {std::pair{PARSE_INACTIVE, FORMAT_INACTIVE},
-                                           std::pair{PARSE_LIVE, 0u}}) {
+    for (auto [parseFlags, formatFlags] : {std::pair<unsigned, unsigned>{PARSE_INACTIVE, FORMAT_INACTIVE},
+                                           std::pair<unsigned, unsigned>{PARSE_LIVE, 0u}}) {
         std::unique_ptr<DomainDef> def;
         try {
             def = parseDomainXML(xml, parseFlags);

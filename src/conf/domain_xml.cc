@@ -863,6 +863,14 @@ void Parser::postParse(DomainDef &def, bool deviceBoot)
             s.port = next;
         }
     }
+    // Checked again after assignment so that parse(format(x)) accepts
+    // whatever parse(x) accepted.
+    if (def.serials.size() > 4)
+        raiseInternal(strprintf(_("Maximum supported number of ISA serial ports is '%d'"), 4));
+    for (auto &s : def.serials)
+        if (*s.port >= 4)
+            raiseInternal(strprintf(_("Maximum supported number of ISA serial ports is '%d'"),
+                                    4));
     // A console of target type serial is another view of the serial port
     // with the same position (libvirt formats it as a copy of that port).
     for (size_t i = 0; i < def.consoles.size() && i < def.serials.size(); ++i) {
