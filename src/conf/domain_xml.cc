@@ -152,6 +152,16 @@ PciAddress parsePciAddress(const xmlNode *node)
     return a;
 }
 
+// Every device element may hold each of these at most once.
+void checkUniqueDeviceChildren(const xmlNode *node,
+                               std::initializer_list<const char *> more = {})
+{
+    for (const char *once : {"alias", "address", "boot"})
+        uniqueChild(node, once);
+    for (const char *once : more)
+        uniqueChild(node, once);
+}
+
 bool Parser::parseDeviceInfoChild(const xmlNode *c, DeviceInfo &info, bool allowBoot)
 {
     std::string_view n = xml::name(c);
@@ -241,6 +251,7 @@ DiskDef Parser::parseDisk(const xmlNode *node)
     checkAttributes(node, {"type", "device"});
     checkChildren(node,
                   {"driver", "source", "target", "readonly", "boot", "alias", "address"});
+    checkUniqueDeviceChildren(node, {"driver", "source", "target", "readonly"});
     DiskDef d;
     std::string type = prop(node, "type").value_or("file");
     if (type == "file")
@@ -362,6 +373,7 @@ ControllerDef Parser::parseController(const xmlNode *node)
 {
     checkAttributes(node, {"type", "index", "model"});
     checkChildren(node, {"model", "target", "alias", "address"});
+    checkUniqueDeviceChildren(node, {"model", "target"});
     ControllerDef ctl;
     std::string type = requiredProp(node, "type");
     if (type != "pci")
@@ -431,8 +443,7 @@ NetDef Parser::parseNet(const xmlNode *node)
         else
             xml::invalidValue("trustGuestRxFilters", "interface", *t);
     }
-    for (const char *once : {"mac", "source", "model", "target", "driver", "mtu", "link"})
-        uniqueChild(node, once);
+    checkUniqueDeviceChildren(node, {"mac", "source", "model", "target", "driver", "mtu", "link"});
 
     bool haveSource = false;
     for (xmlNode *c : children(node)) {
@@ -564,8 +575,7 @@ ChrDef Parser::parseChr(const xmlNode *node, ChrDef::Kind kind)
         raiseUnsupported(strprintf(_("%s type '%s' is not supported"), elem, type.c_str()));
     else
         xml::invalidValue("type", elem, type);
-    for (const char *once : {"source", "target"})
-        uniqueChild(node, once);
+    checkUniqueDeviceChildren(node, {"source", "target"});
 
     for (xmlNode *c : children(node)) {
         std::string_view n = xml::name(c);
@@ -800,7 +810,8 @@ void Parser::postParse(DomainDef &def, bool deviceBoot)
                          return a.index < b.index;
                      });
     for (auto &c : def.controllers)
-        if (c.model == ControllerDef::Model::PciBridge && !c.chassisNr)
+        if (c.model == ControllerDef::Model::PciBridge && !c.chassisNr && c.index >= 1 &&
+            c.index <= 255)
             c.chassisNr = c.index;
 
     // The first console of target type serial is the first serial port:
