@@ -878,10 +878,15 @@ void Parser::postParse(DomainDef &def, bool deviceBoot)
     // whatever parse(x) accepted.
     if (def.serials.size() > 4)
         raiseInternal(strprintf(_("Maximum supported number of ISA serial ports is '%d'"), 4));
-    for (auto &s : def.serials)
+    bool portUsed[4] = {false, false, false, false};
+    for (auto &s : def.serials) {
         if (*s.port >= 4)
             raiseInternal(strprintf(_("Maximum supported number of ISA serial ports is '%d'"),
                                     4));
+        if (portUsed[*s.port])
+            raiseInternal(strprintf(_("target port '%u' already allocated"), *s.port));
+        portUsed[*s.port] = true;
+    }
     // A console of target type serial is another view of the serial port
     // with the same position (libvirt formats it as a copy of that port).
     for (size_t i = 0; i < def.consoles.size() && i < def.serials.size(); ++i) {
