@@ -524,6 +524,9 @@ NetDef Parser::parseNet(const xmlNode *node)
                 net.queues = xml::parseUInt(*q, "queues", "driver");
                 if (net.queues == 0)
                     xml::invalidValue("queues", "driver", *q);
+                // One RX/TX queue pair always exists: libvirt stores 1 as unset.
+                if (net.queues == 1)
+                    net.queues = 0;
             }
         } else if (n == "mtu") {
             checkAttributes(c, {"size"});
