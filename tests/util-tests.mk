@@ -1,1 +1,2 @@
 ## util suites (tests/*test.cc for util) are added here.
+tests_vdtest_SOURCES += tests/virjsontest.cc
