@@ -1,2 +1,3 @@
 ## util suites (tests/*test.cc for util) are added here.
 tests_vdtest_SOURCES += tests/virjsontest.cc
+tests_vdtest_SOURCES += tests/vircommandtest.cc

@@ -3,6 +3,7 @@ noinst_LIBRARIES += src/util/libvd_util.a
 src_util_libvd_util_a_SOURCES = \
 	src/util/virgettext.h \
 	src/util/virerror.h src/util/virerror.cc \
+	src/util/vircommand.h src/util/vircommand.cc \
 	src/util/virfile.h src/util/virfile.cc \
 	src/util/virjson.h src/util/virjson.cc \
 	src/util/virmacaddr.h src/util/virmacaddr.cc \
