@@ -1,3 +1,6 @@
 ## qemu suites (tests/*test.cc for qemu) are added here.
 tests_vdtest_SOURCES += tests/qemumonitortest.cc
 VD_TEST_LIBS += src/qemu/libvd_qemu.a
+tests_vdtest_SOURCES += tests/e2eguesttest.cc
+EXTRA_DIST += tests/guest/build-guest.sh tests/guest/e2e-smoke.sh \
+	tests/guest/init tests/guest/udptool.c
