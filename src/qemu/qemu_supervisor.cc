@@ -131,12 +131,20 @@ std::string logTail(const std::string &path)
 }
 
 // Write all of `line` to a (non-blocking) socket; false if the peer is gone
-// or does not read within a second.
+// or does not read within a second.  Sockets get MSG_NOSIGNAL (no SIGPIPE
+// for the CLI); anything else (the ready report may go to a file or pipe
+// when a script runs the supervisor) gets a plain write().
 bool sendLine(int fd, const std::string &line)
 {
     size_t done = 0;
+    bool socket = true;
     while (done < line.size()) {
-        ssize_t n = send(fd, line.data() + done, line.size() - done, MSG_NOSIGNAL);
+        ssize_t n = socket ? send(fd, line.data() + done, line.size() - done, MSG_NOSIGNAL)
+                           : write(fd, line.data() + done, line.size() - done);
+        if (n < 0 && errno == ENOTSOCK && socket) {
+            socket = false;
+            continue;
+        }
         if (n > 0) {
             done += static_cast<size_t>(n);
             continue;

@@ -12,6 +12,8 @@
 # Everything it creates (namespace, tap nodes, processes) is removed on
 # exit, also on failure or interruption; nothing outside the namespace is
 # touched.  VD_E2E_KEEP=1 keeps the work directory for inspection.
+# VD_E2E_SUPERVISOR=PROGRAM runs QEMU under the per-domain supervisor
+# (PROGRAM calls vd::qemu::supervisorMain, e.g. tests/vdsupervisorhelper).
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -82,11 +84,32 @@ for ((k = 0; k < nics; k++)); do
     qemu_net+=(-netdev "tap,fd=$fd,id=hn$k" -device "virtio-net-pci,netdev=hn$k,mac=${macs[k]},id=net$k")
 done
 
+qemu_argv=("$qemu" -M pc -accel tcg -m 256 -smp 1 -nodefaults -no-user-config -display none
+           -no-reboot -kernel "$cache/vmlinuz" -initrd "$cache/initramfs.cpio" -append "$append"
+           "${qemu_net[@]}" -serial "file:$work/console.log")
 start=$EPOCHREALTIME
-"$qemu" -M pc -accel tcg -m 256 -smp 1 -nodefaults -no-user-config -display none -no-reboot \
-    -kernel "$cache/vmlinuz" -initrd "$cache/initramfs.cpio" -append "$append" \
-    "${qemu_net[@]}" -serial "file:$work/console.log" > "$work/qemu.log" 2>&1 &
-qemu_pid=$!
+if [ -n "${VD_E2E_SUPERVISOR:-}" ]; then
+    # Through the per-domain supervisor: it becomes QEMU's parent, and its
+    # teardown must run once the guest powered off.
+    json_str() { local s=${1//\\/\\\\}; printf '"%s"' "${s//\"/\\\"}"; }
+    qemu_argv+=(-chardev "socket,id=charmonitor,path=$work/monitor.sock,server=on,wait=off"
+                -mon "chardev=charmonitor,id=monitor,mode=control")
+    {
+        printf '{"name":"e2e","argv":['
+        sep=
+        for a in "${qemu_argv[@]}"; do printf '%s%s' "$sep" "$(json_str "$a")"; sep=,; done
+        printf '],"passFds":[%s],' "$(IFS=,; echo "${tapfds[*]}")"
+        printf '"monitorSocket":%s,"controlSocket":%s,"stateFile":%s,"qemuLog":%s,' \
+            "$(json_str "$work/monitor.sock")" "$(json_str "$work/control.sock")" \
+            "$(json_str "$work/state.json")" "$(json_str "$work/qemu.log")"
+        printf '"state":{"teardownMarker":%s}}\n' "$(json_str "$work/teardown")"
+    } > "$work/config.json"
+    "$VD_E2E_SUPERVISOR" < "$work/config.json" > "$work/ready.json" 2> "$work/supervisor.log" &
+    qemu_pid=$! # the supervisor: killing it takes QEMU along (PDEATHSIG)
+else
+    "${qemu_argv[@]}" > "$work/qemu.log" 2>&1 &
+    qemu_pid=$!
+fi
 # QEMU holds the tap fds now; drop our copies.
 for fd in "${tapfds[@]}"; do exec {fd}<&-; done
 deadline=$((SECONDS + 180))
@@ -96,7 +119,14 @@ while kill -0 "$qemu_pid" 2> /dev/null; do
 done
 wait "$qemu_pid"; qrc=$?; qemu_pid=
 end=$EPOCHREALTIME
-[ $qrc = 0 ] || { cat "$work/qemu.log"; fail "QEMU exited with $qrc"; }
+[ $qrc = 0 ] || { cat "$work/qemu.log" "$work/supervisor.log" 2> /dev/null; fail "QEMU (or its supervisor) exited with $qrc"; }
+if [ -n "${VD_E2E_SUPERVISOR:-}" ]; then
+    grep -q '"ready":true' "$work/ready.json" || fail "supervisor did not report ready: $(cat "$work/ready.json")"
+    grep -q "exit status 0" "$work/teardown" 2> /dev/null || fail "supervisor teardown did not run"
+    [ ! -e "$work/state.json" ] || fail "supervisor left its state file"
+    [ ! -e "$work/control.sock" ] || fail "supervisor left its control socket"
+    echo "supervisor: ready, QEMU exited, teardown ran, state removed"
+fi
 
 grep -q "VD-GUEST-DONE ok" "$work/console.log" || fail "guest reported failure"
 for ((k = 0; k < nics; k++)); do
