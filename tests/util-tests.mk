@@ -1,1 +1,4 @@
 ## util suites (tests/*test.cc for util) are added here.
+tests_vdtest_SOURCES += tests/virjsontest.cc
+tests_vdtest_SOURCES += tests/vircommandtest.cc
+tests_vdtest_SOURCES += tests/vireventlooptest.cc

@@ -1,1 +1,7 @@
 ## src/qemu: capabilities, command line, process and monitor
+noinst_LIBRARIES += src/qemu/libvd_qemu.a
+src_qemu_libvd_qemu_a_SOURCES =
+## QMP monitor and per-domain supervision (process helper).
+src_qemu_libvd_qemu_a_SOURCES += \
+	src/qemu/qemu_monitor.h src/qemu/qemu_monitor.cc \
+	src/qemu/qemu_supervisor.h src/qemu/qemu_supervisor.cc
