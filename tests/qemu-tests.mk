@@ -1,1 +1,3 @@
 ## qemu suites (tests/*test.cc for qemu) are added here.
+tests_vdtest_SOURCES += tests/qemuxml2argvtest.cc tests/qemucapabilitiestest.cc
+VD_TEST_LIBS += src/qemu/libvd_qemu.a src/conf/libvd_conf.a

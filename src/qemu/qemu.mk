@@ -1,1 +1,7 @@
 ## src/qemu: capabilities, command line, process and monitor
+noinst_LIBRARIES += src/qemu/libvd_qemu.a
+src_qemu_libvd_qemu_a_SOURCES = \
+	src/qemu/qemu_capabilities.h src/qemu/qemu_capabilities.cc \
+	src/qemu/qemu_alias.h src/qemu/qemu_alias.cc \
+	src/qemu/qemu_domain_address.h src/qemu/qemu_domain_address.cc \
+	src/qemu/qemu_command.h src/qemu/qemu_command.cc
