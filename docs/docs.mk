@@ -1,1 +1,2 @@
 ## docs: RelaxNG schemas (installed) and documentation
+dist_schema_DATA += docs/schemas/domain.rng
