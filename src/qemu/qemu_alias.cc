@@ -75,8 +75,14 @@ void assignDeviceAliases(conf::DomainDef &def)
         claim(n.info);
     for (auto &s : def.serials)
         claim(s.info);
-    for (auto &s : def.consoles)
-        claim(s.info);
+    for (size_t i = 0; i < def.consoles.size(); ++i) {
+        // The first console shares the first serial port's alias (it is the
+        // same device), so it is not a duplicate.
+        if (i == 0 && !def.serials.empty() &&
+            def.consoles[0].info.alias == def.serials[0].info.alias)
+            continue;
+        claim(def.consoles[i].info);
+    }
 
     for (auto &c : def.controllers) {
         if (!c.info.alias.empty())

@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 
+#include "conf/domain_xml.h"
 #include "qemu/qemu_alias.h"
 #include "qemu/qemu_domain_address.h"
 #include "util/virerror.h"
@@ -549,6 +550,11 @@ private:
         if (path.empty())
             raiseInternal(_("no QMP socket path for the QEMU command line"));
         requireAbsolute(path, _("QMP socket"));
+        // sockaddr_un::sun_path holds 108 bytes including the terminator.
+        if (path.size() >= 108)
+            raiseUnsupported(strprintf(
+                _("monitor socket path '%s' is too long for a UNIX socket (%zu bytes, at most 107)"),
+                path.c_str(), path.size()));
         if (has(QemuCapsFlag::Chardev) && has(QemuCapsFlag::Qmp)) {
             arg("-chardev", Opts("socket")
                                 .add("id", "charmonitor")
@@ -844,6 +850,21 @@ std::vector<std::string> buildCommandLine(DomainDef &def, const QemuCaps &caps,
     checkDomainForQemu(def, caps);
     prepareDomainForQemu(def, caps);
     return Builder(def, caps, nets, opts, warnings).build();
+}
+
+std::string domainXMLToNative(const std::string &xml, const vd::Paths &paths,
+                              const QemuCaps &caps)
+{
+    auto def = conf::parseAndValidateDomainXML(xml, conf::PARSE_INACTIVE, false);
+    return domainDefToNative(*def, paths, caps, hostVhostNetAvailable(), hostKvmUsable());
+}
+
+std::string domainXMLToNative(const std::string &xml, const vd::Paths &paths)
+{
+    auto def = conf::parseAndValidateDomainXML(xml, conf::PARSE_INACTIVE, false);
+    QemuCapsCache cache(paths);
+    QemuCaps caps = cache.get(findEmulator(def->emulator, def->os.arch));
+    return domainDefToNative(*def, paths, caps, hostVhostNetAvailable(), hostKvmUsable());
 }
 
 std::string domainDefToNative(DomainDef def, const vd::Paths &paths, const QemuCaps &caps,

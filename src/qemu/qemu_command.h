@@ -91,4 +91,12 @@ std::string qmpSocketPath(const vd::Paths &paths, const std::string &domainName)
 std::string domainDefToNative(conf::DomainDef def, const vd::Paths &paths, const QemuCaps &caps,
                               bool vhostAvailable, bool kvmUsable, bool multiline = false);
 
+// `virt-direct domxml-to-native qemu-argv FILE`: parse (as an inactive
+// definition), probe the emulator through the capability cache of `paths`
+// and print what start would run on this host (vhost and KVM as found
+// here).  The overload with `caps` skips the probe.
+std::string domainXMLToNative(const std::string &xml, const vd::Paths &paths);
+std::string domainXMLToNative(const std::string &xml, const vd::Paths &paths,
+                              const QemuCaps &caps);
+
 } // namespace vd::qemu
