@@ -125,6 +125,7 @@ class QemuCommandTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testKvmFallback);
     CPPUNIT_TEST(testPlanMismatch);
     CPPUNIT_TEST(testCapsRoundTrip);
+    CPPUNIT_TEST(testBehindHub);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -471,6 +472,31 @@ public:
                        }).find("internal error") == 0);
     }
 
+    void testBehindHub()
+    {
+        DomainDef def = baseDomain();
+        def.nets.push_back(directNic(1));
+        def.nets.push_back(directNic(2));
+        auto opts = testOptions();
+        opts.nicsBehindHub = true;
+        auto plans = planNetFds(def, false);
+        auto argv = buildCommandLine(def, fixtureCaps("7.2.0"), plans, opts);
+        CPPUNIT_ASSERT(hasArgPair(argv, "-netdev", R"({"type":"hubport","id":"hostnet1","hubid":1})"));
+        CPPUNIT_ASSERT(hasArgPair(argv, "-netdev", R"({"type":"tap","fd":"4","id":"hostnet1-tap"})"));
+        CPPUNIT_ASSERT(hasArgPair(argv, "-netdev",
+                                  R"({"type":"hubport","id":"hostnet1-port","hubid":1,)"
+                                  R"("netdev":"hostnet1-tap"})"));
+        CPPUNIT_ASSERT(hasArgPair(argv, "-device", "virtio-net-pci,netdev=hostnet1,id=net1,"
+                                                   "mac=52:54:00:00:00:02,bus=pci.0,addr=0x3"));
+        argv = buildCommandLine(def, fixtureCaps("4.2.0"), plans, opts);
+        CPPUNIT_ASSERT(hasArgPair(argv, "-netdev",
+                                  "hubport,id=hostnet0-port,hubid=0,netdev=hostnet0-tap"));
+        // vhost and multiqueue need a direct peer.
+        plans = planNetFds(def, true);
+        CPPUNIT_ASSERT(errorOf([&] { buildCommandLine(def, fixtureCaps("7.2.0"), plans, opts); })
+                           .find("cannot be used behind a hub") != std::string::npos);
+    }
+
     void testCapsRoundTrip()
     {
         for (auto v : {"7.2.0", "4.2.0", "0.11.0"}) {
@@ -526,13 +552,15 @@ std::vector<std::string> withHubports(const std::vector<std::string> &argv)
     for (size_t i = 0; i < argv.size(); ++i) {
         if (argv[i] == "-netdev" && i + 1 < argv.size()) {
             JsonValue nd = JsonValue::parse(argv[i + 1]);
-            out.push_back("-netdev");
-            out.push_back(JsonValue::object({{"type", "hubport"},
-                                             {"id", nd.get("id").asString()},
-                                             {"hubid", hub++}})
-                              .toString());
-            ++i;
-            continue;
+            if (nd.get("type").asString() == "tap") {
+                out.push_back("-netdev");
+                out.push_back(JsonValue::object({{"type", "hubport"},
+                                                 {"id", nd.get("id").asString()},
+                                                 {"hubid", 10000 + hub++}})
+                                  .toString());
+                ++i;
+                continue;
+            }
         }
         out.push_back(argv[i]);
     }
@@ -641,7 +669,7 @@ void requireQemu()
         test::skip("no qemu-system-x86_64 installed");
 }
 
-void acceptanceRun(DomainDef def, unsigned expectNics)
+void acceptanceRun(DomainDef def, unsigned expectNics, bool behindHub = false)
 {
     requireQemu();
     TempDir tmp;
@@ -651,6 +679,7 @@ void acceptanceRun(DomainDef def, unsigned expectNics)
     opts.pidFilePath = tmp.path + "/qemu.pid";
     opts.startPaused = true;
     opts.kvmUsable = false; // TCG: this host's /dev/kvm cannot run guests
+    opts.nicsBehindHub = behindHub;
     for (auto &d : def.disks) {
         if (d.source.empty())
             continue;
@@ -677,6 +706,7 @@ class QemuAcceptTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testMixed);
     CPPUNIT_TEST(test250Nics);
     CPPUNIT_TEST(testQ35);
+    CPPUNIT_TEST(testBehindHub);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -745,6 +775,14 @@ public:
             def.nets.push_back(directNic(i));
         acceptanceRun(def, 40);
     }
+
+    void testBehindHub()
+    {
+        DomainDef def = baseDomain("hub");
+        for (unsigned i = 1; i <= 5; ++i)
+            def.nets.push_back(directNic(i, i % 2 ? "virtio" : "e1000"));
+        acceptanceRun(def, 5, true);
+    }
 };
 
 CPPUNIT_TEST_SUITE_REGISTRATION(QemuAcceptTest);
@@ -782,6 +820,7 @@ const Xml2ArgvCase xml2argvCases[] = {
     {"net-direct-linkstate", "7.2.0", false},
     {"net-direct-boot", "7.2.0", false},
     {"net-direct-alias", "7.2.0", false},
+    {"net-direct-ifname", "7.2.0", false},
     {"net-direct-address", "7.2.0", false},
     {"net-direct-address-dup", "7.2.0", false},
     {"net-direct-address-nobus", "7.2.0", false},

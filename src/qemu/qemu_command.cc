@@ -296,6 +296,9 @@ std::vector<NetFdPlan> planNetFds(const DomainDef &def, const QemuCaps &caps, bo
     return planNetFds(def, vhostAvailable && caps.has(QemuCapsFlag::VhostNet), firstFd);
 }
 
+std::string hubTapId(const NetDef &net) { return netdevAlias(net) + "-tap"; }
+std::string hubPortId(const NetDef &net) { return netdevAlias(net) + "-port"; }
+
 std::vector<std::string> linkDownAliases(const DomainDef &def)
 {
     std::vector<std::string> out;
@@ -711,15 +714,45 @@ private:
             if (!has(QemuCapsFlag::Netdev))
                 buildLegacyNet(net, plan, i);
             else
-                buildNet(net, plan, boot.of(&net));
+                buildNet(net, plan, boot.of(&net), i);
         }
     }
 
-    void buildNet(const NetDef &net, const NetFdPlan &plan, unsigned bootIndex)
+    // A -netdev in the emulator's preferred syntax; `members` in order.
+    void netdev(const std::vector<std::pair<std::string, std::string>> &members,
+                const std::string &type)
+    {
+        if (has(QemuCapsFlag::NetdevJson)) {
+            JsonValue nd = JsonValue::object({{"type", type}});
+            for (const auto &[k, v] : members)
+                nd.set(k, k == "hubid" ? JsonValue(std::stoul(v)) : JsonValue(v));
+            arg("-netdev", nd.toString());
+        } else {
+            Opts nd(type);
+            for (const auto &[k, v] : members)
+                nd.add(k, v);
+            arg("-netdev", nd.str());
+        }
+    }
+
+    void buildNet(const NetDef &net, const NetFdPlan &plan, unsigned bootIndex, size_t index)
     {
         const std::string id = netdevAlias(net);
         const bool multi = plan.tapFds.size() > 1;
-        if (has(QemuCapsFlag::NetdevJson)) {
+        if (opts_.nicsBehindHub) {
+            if (multi || plan.vhost())
+                raiseUnsupported(strprintf(
+                    _("interface %s: multiqueue and vhost-net cannot be used behind a hub"),
+                    net.info.alias.c_str()));
+            if (!caps_.hasNetdev("hubport"))
+                raiseUnsupported(strprintf(_("emulator %s has no hubport network backend"),
+                                           caps_.binary.c_str()));
+            const std::string hub = std::to_string(index);
+            netdev({{"id", id}, {"hubid", hub}}, "hubport");
+            netdev({{"fd", std::to_string(plan.tapFds[0])}, {"id", hubTapId(net)}}, "tap");
+            netdev({{"id", hubPortId(net)}, {"hubid", hub}, {"netdev", hubTapId(net)}},
+                   "hubport");
+        } else if (has(QemuCapsFlag::NetdevJson)) {
             JsonValue nd = JsonValue::object({{"type", "tap"}});
             if (multi)
                 nd.set("fds", joinFds(plan.tapFds));
@@ -884,8 +917,13 @@ std::string domainDefToNative(DomainDef def, const vd::Paths &paths, const QemuC
         out += "# " + strprintf(_("warning: %s"), w.c_str()) + "\n";
     for (size_t i = 0; i < def.nets.size(); ++i) {
         const auto &n = def.nets[i];
-        std::string line = strprintf(_("%s: macvtap on %s, mode %s, tap fd %s"),
+        std::string line = n.ifname.empty()
+            ? strprintf(_("%s: macvtap on %s, mode %s, tap fd %s"),
                                      n.info.alias.c_str(), n.sourceDev.c_str(),
+                                     std::string(conf::toString(n.mode)).c_str(),
+                                     joinFds(plans[i].tapFds).c_str())
+            : strprintf(_("%s: macvtap %s on %s, mode %s, tap fd %s"),
+                                     n.info.alias.c_str(), n.ifname.c_str(), n.sourceDev.c_str(),
                                      std::string(conf::toString(n.mode)).c_str(),
                                      joinFds(plans[i].tapFds).c_str());
         if (plans[i].vhost())

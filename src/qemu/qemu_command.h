@@ -52,7 +52,19 @@ struct CommandOptions {
     std::string pidFilePath;       // -pidfile when set
     bool startPaused = false;      // -S: the start code sends "cont" later
     bool kvmUsable = true;         // false: type='kvm' falls back to TCG
+    // Put every NIC behind its own QEMU hub (hub id = NIC index): the NIC's
+    // peer is `-netdev hubport,id=hostnetN` and the tap backend joins the
+    // hub through a second port, so a backend can later be deleted and
+    // re-added over QMP without the guest seeing a hot-plug (the reconnect
+    // roadmap item).  Costs offloads, vhost and multiqueue, so those are
+    // refused in this mode.
+    bool nicsBehindHub = false;
 };
+
+// Ids used in hub mode for NIC `net`: its tap backend and the hub port that
+// joins it to the NIC's hub (hostnet0-tap, hostnet0-port).
+std::string hubTapId(const conf::NetDef &net);
+std::string hubPortId(const conf::NetDef &net);
 
 // Refuse what this emulator cannot run or we cannot express, with the
 // libvirt-style error (VIR_ERR_CONFIG_UNSUPPORTED, VIR_ERR_XML_ERROR, ...).
