@@ -6,7 +6,10 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/sysmacros.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -700,6 +703,81 @@ void acceptanceRun(DomainDef def, unsigned expectNics, bool behindHub = false)
 
 } // namespace
 
+// Runs in a forked child that owns a fresh network and mount namespace
+// (both vanish when it exits, so nothing can be left behind on the host):
+// a veth pair as the macvtap parent, one macvtap per NIC with the NIC's MAC,
+// its character device opened through a node we create ourselves (never
+// /dev/tapN, which names the wrong device across namespaces), the fds moved
+// onto exactly the planned numbers, then QEMU started with the generated
+// command line.  Returns "" on success or what went wrong.
+std::string macvtapChild(const DomainDef &def, const std::vector<NetFdPlan> &plans,
+                         const std::vector<std::vector<std::string>> &argvs,
+                         const std::string &tmp, const std::string &qmpPath)
+{
+    if (unshare(CLONE_NEWNET | CLONE_NEWNS) < 0)
+        return std::string("unshare: ") + std::strerror(errno);
+    // Keep our sysfs mount out of the host's mount table.
+    if (mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) < 0 ||
+        mount("sysfs", "/sys", "sysfs", 0, nullptr) < 0)
+        return std::string("mount: ") + std::strerror(errno);
+    auto sh = [](const std::string &cmd) { return std::system((cmd + " 2>&1").c_str()) == 0; };
+    const std::string ip = IP_PATH;
+    if (!sh(ip + " link add vdq-p0 type veth peer name vdq-p1") ||
+        !sh(ip + " link set vdq-p0 up") || !sh(ip + " link set vdq-p1 up"))
+        return "cannot create the veth pair";
+    std::vector<std::string> nodes;
+    for (size_t i = 0; i < def.nets.size(); ++i) {
+        std::string name = "vdqtap" + std::to_string(i);
+        if (!sh(ip + " link add link vdq-p0 name " + name + " type macvtap mode bridge") ||
+            !sh(ip + " link set " + name + " address " + def.nets[i].mac.str() + " up"))
+            return "cannot create macvtap " + name;
+        std::string ifindex = test::readText("/sys/class/net/" + name + "/ifindex");
+        ifindex.erase(ifindex.find_last_not_of("\n") + 1);
+        std::string dev =
+            test::readText("/sys/class/net/" + name + "/macvtap/tap" + ifindex + "/dev");
+        unsigned maj = 0, min = 0;
+        if (std::sscanf(dev.c_str(), "%u:%u", &maj, &min) != 2)
+            return "cannot read the device number of " + name;
+        std::string node = tmp + "/" + name;
+        if (mknod(node.c_str(), S_IFCHR | 0600, makedev(maj, min)) < 0)
+            return std::string("mknod: ") + std::strerror(errno);
+        nodes.push_back(node);
+    }
+    for (const auto &argv : argvs) {
+        // Fresh fds for every QEMU, as a real start has: a queue that one
+        // QEMU detached stays detached, and the next QEMU aborts when it
+        // cannot detach it again ("could not disable queue").
+        std::vector<int> opened; // high-numbered fds, in plan order
+        for (size_t i = 0; i < nodes.size(); ++i) {
+            // One open per queue: a macvtap is multiqueue by opening it again.
+            for (size_t q = 0; q < plans[i].tapFds.size(); ++q) {
+                int fd = open(nodes[i].c_str(), O_RDWR | O_CLOEXEC);
+                if (fd < 0)
+                    return std::string("open ") + nodes[i] + ": " + std::strerror(errno);
+                int high = fcntl(fd, F_DUPFD_CLOEXEC, 200);
+                close(fd);
+                opened.push_back(high);
+            }
+        }
+        size_t k = 0;
+        for (const auto &p : plans)
+            for (int target : p.tapFds) {
+                if (dup2(opened[k], target) < 0) // dup2 clears close-on-exec
+                    return std::string("dup2: ") + std::strerror(errno);
+                close(opened[k++]);
+            }
+        auto replies = runQemu(argv, qmpPath, tmp + "/qemu.log",
+                               {R"({"execute":"human-monitor-command",)"
+                                R"("arguments":{"command-line":"info network"}})"});
+        std::string info = replies.at(0).get("return").asString();
+        for (const auto &n : def.nets)
+            if (info.find(n.info.alias + ": index=0,type=nic") == std::string::npos ||
+                info.find(netdevAlias(n) + ": index=0,type=tap") == std::string::npos)
+                return "QEMU does not show NIC " + n.info.alias + " on a tap: " + info;
+    }
+    return "";
+}
+
 class QemuAcceptTest : public CppUnit::TestFixture {
     CPPUNIT_TEST_SUITE(QemuAcceptTest);
     CPPUNIT_TEST(testNoNics);
@@ -707,6 +785,7 @@ class QemuAcceptTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(test250Nics);
     CPPUNIT_TEST(testQ35);
     CPPUNIT_TEST(testBehindHub);
+    CPPUNIT_TEST(testRealMacvtap);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -782,6 +861,66 @@ public:
         for (unsigned i = 1; i <= 5; ++i)
             def.nets.push_back(directNic(i, i % 2 ? "virtio" : "e1000"));
         acceptanceRun(def, 5, true);
+    }
+
+    // The tap part for real: QEMU takes the planned fds of real macvtaps,
+    // in JSON and key=value -netdev syntax, multiqueue included.
+    void testRealMacvtap()
+    {
+        requireQemu();
+        if (!test::isRoot())
+            test::skip("needs root for a private network namespace");
+        TempDir tmp;
+        QemuCaps caps = probeQemuCaps(realQemu);
+        DomainDef def = baseDomain("macvtap");
+        def.nets.push_back(directNic(1));
+        def.nets.back().queues = 2;
+        def.nets.push_back(directNic(2, "e1000"));
+        def.nets.push_back(directNic(3));
+        def.nets.back().mtu = 1400;
+        CommandOptions opts;
+        opts.qmpSocketPath = tmp.path + "/mon.qmp";
+        opts.startPaused = true;
+        opts.kvmUsable = false;
+        auto plans = planNetFds(def, caps, false);
+        std::vector<std::vector<std::string>> argvs;
+        argvs.push_back(buildCommandLine(def, caps, plans, opts));
+        QemuCaps keyval = caps;
+        keyval.set(QemuCapsFlag::NetdevJson, false);
+        argvs.push_back(buildCommandLine(def, keyval, plans, opts));
+
+        int pipefd[2];
+        CPPUNIT_ASSERT(pipe2(pipefd, O_CLOEXEC) == 0);
+        UniqueFd rd(pipefd[0]), wr(pipefd[1]);
+        QemuChild child; // reaped (and killed if need be) on every path
+        child.pid = fork();
+        CPPUNIT_ASSERT(child.pid >= 0);
+        if (child.pid == 0) {
+            rd.reset();
+            // Out of the way of the fd numbers QEMU gets (3, 4, ...).
+            wr = UniqueFd(fcntl(wr.get(), F_DUPFD_CLOEXEC, 300));
+            std::string err;
+            try {
+                err = macvtapChild(def, plans, argvs, tmp.path, opts.qmpSocketPath);
+            } catch (const CppUnit::Exception &e) {
+                err = e.what();
+            } catch (const std::exception &e) {
+                err = e.what();
+            }
+            if (err.empty())
+                err = "ok";
+            (void)!write(wr.get(), err.data(), err.size());
+            _exit(0);
+        }
+        wr.reset();
+        std::string result;
+        char buf[4096];
+        ssize_t n;
+        while ((n = read(rd.get(), buf, sizeof(buf))) > 0)
+            result.append(buf, static_cast<size_t>(n));
+        waitpid(child.pid, nullptr, 0);
+        child.pid = -1;
+        CPPUNIT_ASSERT_EQUAL(std::string("ok"), result);
     }
 };
 
