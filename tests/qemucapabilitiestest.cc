@@ -51,6 +51,7 @@ class QemuCapabilitiesTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testCache);
     CPPUNIT_TEST(testFixtures);
     CPPUNIT_TEST(testFindEmulator);
+    CPPUNIT_TEST(testBrokenBinary);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -133,6 +134,26 @@ public:
                                                "</qemuCaps>",
                                                "x"),
                              vd::Error);
+    }
+
+    void testBrokenBinary()
+    {
+        TempDir tmp;
+        std::string fake = tmp.path + "/qemu-system-x86_64";
+        writeFileAtomic(fake, "#!/bin/sh\necho 'qemu: cannot do anything' >&2\nexit 1\n", 0755);
+        Paths paths = Paths::forRoot(tmp.path + "/root");
+        QemuCapsCache cache(paths);
+        std::string msg;
+        try {
+            cache.get(fake);
+        } catch (const vd::Error &e) {
+            msg = e.what();
+        }
+        CPPUNIT_ASSERT_EQUAL("internal error: Failed to probe capabilities for " + fake +
+                                 ": qemu: cannot do anything",
+                             msg);
+        // Nothing cached for a binary that could not be probed.
+        CPPUNIT_ASSERT(access(cache.entryPath(fake).c_str(), F_OK) != 0);
     }
 
     void testFindEmulator()

@@ -1018,7 +1018,29 @@ void runXml2Argv(const Xml2ArgvCase &c)
     test::checkGolden(golden, out);
 }
 
+// The whole domxml-to-native path on this host: real probe through the
+// cache of a scratch root, nothing created except the cache entry.
+void runDomxmlToNativeHost()
+{
+    requireQemu();
+    TempDir tmp;
+    Paths paths = Paths::forRoot(tmp.path + "/root");
+    std::string xml = test::readText(test::srcDir() + "/qemuxml2argvdata/net-direct-basic.xml");
+    std::string out = domainXMLToNative(xml, paths);
+    CPPUNIT_ASSERT(out.find("# net0: macvtap on eth0, mode bridge, tap fd 3") == 0);
+    CPPUNIT_ASSERT(out.find("\n/usr/bin/qemu-system-x86_64 -name guest=QEMUGuest1 ") !=
+                   std::string::npos);
+    CPPUNIT_ASSERT(out.find(" -netdev '{\"type\":\"tap\",\"fd\":\"3\",") != std::string::npos);
+    CPPUNIT_ASSERT_EQUAL('\n', out.back());
+    CPPUNIT_ASSERT_EQUAL(2L, static_cast<long>(std::count(out.begin(), out.end(), '\n')));
+    for (const auto &e : std::filesystem::recursive_directory_iterator(tmp.path + "/root"))
+        if (e.is_regular_file())
+            CPPUNIT_ASSERT_MESSAGE(e.path().string(),
+                                   e.path().string().rfind(paths.cacheDir, 0) == 0);
+}
+
 vd::test::DataSuite xml2argvSuite("qemuxml2argv", [](const vd::test::AddTest &add) {
+    add("domxml-to-native-host", runDomxmlToNativeHost);
     std::set<std::string> listed;
     for (const auto &c : xml2argvCases) {
         listed.insert(c.name);
