@@ -323,8 +323,11 @@ ProbeRun runProbe(const std::vector<std::string> &argv, const std::string &input
     // The commands are small (well under a pipe buffer): write them at once
     // and close, so QEMU sees EOF after "quit" even if it dies early.
     {
+        // A QEMU that dies early closes the pipe: get EPIPE, not SIGPIPE.
+        struct sigaction ignore {}, previous {};
+        ignore.sa_handler = SIG_IGN;
+        sigaction(SIGPIPE, &ignore, &previous);
         size_t off = 0;
-        signal(SIGPIPE, SIG_IGN);
         while (off < input.size()) {
             ssize_t n = write(inW.get(), input.data() + off, input.size() - off);
             if (n < 0 && errno == EINTR)
@@ -333,6 +336,7 @@ ProbeRun runProbe(const std::vector<std::string> &argv, const std::string &input
                 break;
             off += static_cast<size_t>(n);
         }
+        sigaction(SIGPIPE, &previous, nullptr);
     }
 
     ProbeRun r;

@@ -718,21 +718,27 @@ private:
         }
     }
 
-    // A -netdev in the emulator's preferred syntax; `members` in order.
-    void netdev(const std::vector<std::pair<std::string, std::string>> &members,
-                const std::string &type)
+    // A -netdev in the emulator's syntax: JSON, or key=value where booleans
+    // become on/off.  Members keep their order.
+    void netdev(const std::string &type, const JsonValue::Object &members)
     {
         if (has(QemuCapsFlag::NetdevJson)) {
             JsonValue nd = JsonValue::object({{"type", type}});
             for (const auto &[k, v] : members)
-                nd.set(k, k == "hubid" ? JsonValue(std::stoul(v)) : JsonValue(v));
+                nd.set(k, v);
             arg("-netdev", nd.toString());
-        } else {
-            Opts nd(type);
-            for (const auto &[k, v] : members)
-                nd.add(k, v);
-            arg("-netdev", nd.str());
+            return;
         }
+        Opts nd(type);
+        for (const auto &[k, v] : members) {
+            if (v.isBool())
+                nd.add(k, v.asBool() ? "on" : "off");
+            else if (v.isInteger())
+                nd.add(k, v.asUInt());
+            else
+                nd.add(k, v.asString());
+        }
+        arg("-netdev", nd.str());
     }
 
     void buildNet(const NetDef &net, const NetFdPlan &plan, unsigned bootIndex, size_t index)
@@ -747,41 +753,28 @@ private:
             if (!caps_.hasNetdev("hubport"))
                 raiseUnsupported(strprintf(_("emulator %s has no hubport network backend"),
                                            caps_.binary.c_str()));
-            const std::string hub = std::to_string(index);
-            netdev({{"id", id}, {"hubid", hub}}, "hubport");
-            netdev({{"fd", std::to_string(plan.tapFds[0])}, {"id", hubTapId(net)}}, "tap");
-            netdev({{"id", hubPortId(net)}, {"hubid", hub}, {"netdev", hubTapId(net)}},
-                   "hubport");
-        } else if (has(QemuCapsFlag::NetdevJson)) {
-            JsonValue nd = JsonValue::object({{"type", "tap"}});
-            if (multi)
-                nd.set("fds", joinFds(plan.tapFds));
-            else
-                nd.set("fd", std::to_string(plan.tapFds[0]));
-            if (plan.vhost()) {
-                nd.set("vhost", true);
-                if (multi)
-                    nd.set("vhostfds", joinFds(plan.vhostFds));
-                else
-                    nd.set("vhostfd", std::to_string(plan.vhostFds[0]));
-            }
-            nd.set("id", id);
-            arg("-netdev", nd.toString());
+            netdev("hubport", {{"id", id}, {"hubid", index}});
+            netdev("tap", {{"fd", std::to_string(plan.tapFds[0])}, {"id", hubTapId(net)}});
+            netdev("hubport",
+                   {{"id", hubPortId(net)}, {"hubid", index}, {"netdev", hubTapId(net)}});
         } else {
-            Opts nd("tap");
+            // QEMU's tap backend takes fd numbers as strings, several as
+            // "a:b:c".  vhost=on only ever goes with its vhost fds: QEMU 7.2
+            // aborts on vhost=on without one.
+            JsonValue::Object m;
             if (multi)
-                nd.add("fds", joinFds(plan.tapFds));
+                m.emplace_back("fds", joinFds(plan.tapFds));
             else
-                nd.add("fd", std::to_string(plan.tapFds[0]));
+                m.emplace_back("fd", std::to_string(plan.tapFds[0]));
             if (plan.vhost()) {
-                nd.add("vhost", "on");
+                m.emplace_back("vhost", true);
                 if (multi)
-                    nd.add("vhostfds", joinFds(plan.vhostFds));
+                    m.emplace_back("vhostfds", joinFds(plan.vhostFds));
                 else
-                    nd.add("vhostfd", std::to_string(plan.vhostFds[0]));
+                    m.emplace_back("vhostfd", std::to_string(plan.vhostFds[0]));
             }
-            nd.add("id", id);
-            arg("-netdev", nd.str());
+            m.emplace_back("id", id);
+            netdev("tap", m);
         }
 
         const NicModel *m = findNicModel(netModel(net));
