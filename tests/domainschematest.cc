@@ -95,6 +95,18 @@ vd::test::DataSuite schemaSuite("domainschema", [](const vd::test::AddTest &add)
     }
 });
 
+// The shipped examples must define cleanly and be valid for libvirt too.
+vd::test::DataSuite examplesSuite("domainexamples", [](const vd::test::AddTest &add) {
+    std::string dir = vd::test::srcDir() + "/../examples";
+    for (const auto &f : vd::test::listFiles(dir, ".xml")) {
+        std::string name = std::filesystem::path(f).stem().string();
+        add(name, [f] {
+            runPipeline(vd::test::readText(f));
+            checkSubsetOfLibvirt(f);
+        });
+    }
+});
+
 vd::test::DataSuite subsetSuite("domainschemasubset", [](const vd::test::AddTest &add) {
     for (const auto &f : allXmlFiles()) {
         std::string name = std::filesystem::path(f).parent_path().filename().string() + "/" +

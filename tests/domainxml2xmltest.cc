@@ -81,4 +81,33 @@ vd::test::DataSuite xml2xml("domainxml2xml", [](const vd::test::AddTest &add) {
     }
 });
 
+// format(parse(format(parse(x)))) == format(parse(x)) for every XML file of
+// the test data and the examples that parses at all, in both modes.
+void checkIdempotent(const std::string &file)
+{
+    std::string xml = vd::test::readText(file);
+    for (auto [parseFlags, formatFlags] : {std::pair<unsigned, unsigned>{PARSE_INACTIVE, FORMAT_INACTIVE},
+                                           std::pair<unsigned, unsigned>{PARSE_LIVE, 0u}}) {
+        std::unique_ptr<DomainDef> def;
+        try {
+            def = parseDomainXML(xml, parseFlags);
+        } catch (const vd::Error &) {
+            return; // an error case of the schema tests
+        }
+        std::string once = formatDomainXML(*def, formatFlags);
+        std::string twice = formatDomainXML(*parseDomainXML(once, parseFlags), formatFlags);
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(file, once, twice);
+    }
+}
+
+vd::test::DataSuite idempotent("domainxmlidempotent", [](const vd::test::AddTest &add) {
+    for (const char *dir : {"/domainxml2xmldata", "/domainschemadata", "/../examples"}) {
+        for (const auto &f : vd::test::listFiles(vd::test::srcDir() + dir, ".xml")) {
+            std::filesystem::path p(f);
+            add(p.parent_path().filename().string() + "/" + p.stem().string(),
+                [f] { checkIdempotent(f); });
+        }
+    }
+});
+
 } // namespace

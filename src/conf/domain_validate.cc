@@ -64,6 +64,19 @@ void checkPciAddress(const PciAddress &a, const std::string &device)
         raiseXmlError(strprintf(_("Invalid PCI address 0000:00:00 of %s, at least one of "
                                   "domain, bus, or slot must be > 0"),
                                 device.c_str()));
+    // An i440fx 'pc' machine has one PCI domain; slot 1 of the root bus is
+    // the PIIX3 (ISA bridge, IDE, USB), slot 0 of a bridge is not hotpluggable.
+    if (a.domain != 0)
+        raiseUnsupported(strprintf(_("PCI domain 0x%04x of %s is not supported, only 0"),
+                                   a.domain, device.c_str()));
+    if (a.bus == 0 && a.slot == 1)
+        raiseXmlError(strprintf(_("PCI address 0000:00:01 of %s is reserved for the PIIX3 "
+                                  "chipset functions"),
+                                device.c_str()));
+    if (a.bus != 0 && a.slot == 0)
+        raiseXmlError(strprintf(_("Invalid PCI address %04x:%02x:%02x of %s: slot must be >= "
+                                  "1 on a pci-bridge"),
+                                a.domain, a.bus, a.slot, device.c_str()));
 }
 
 // How errors name an interface: by MAC when it has one, else by position.
@@ -95,7 +108,7 @@ void validateDomainDef(const DomainDef &def)
                 raiseXmlError(strprintf(_("non unique alias detected: %s"), info.alias.c_str()));
         }
         if (info.bootIndex && !bootOrders.emplace(*info.bootIndex, label).second)
-            raiseXmlError(strprintf(_("boot order '%u' used for more than one device"),
+            raiseUnsupported(strprintf(_("boot order '%u' used for more than one device"),
                                     *info.bootIndex));
         if (info.pci) {
             checkPciAddress(*info.pci, label);
@@ -110,6 +123,11 @@ void validateDomainDef(const DomainDef &def)
         }
     };
 
+    // QEMU's limit for the i440fx machine types.
+    if (def.vcpus > 255)
+        raiseUnsupported(strprintf(_("Maximum CPUs greater than specified machine type limit "
+                                     "%u"),
+                                   255u));
     if (def.os.machine.find("q35") != std::string::npos)
         raiseUnsupported(strprintf(_("machine type '%s' needs a pcie-root controller, which "
                                      "is not supported; use an i440fx 'pc' machine"),
@@ -197,11 +215,25 @@ void validateDomainDef(const DomainDef &def)
     }
 
     for (size_t i = 0; i < def.serials.size(); ++i) {
+        // QEMU's PC has four ISA serial ports (COM1-COM4).
+        if (def.serials[i].port.value_or(0) >= 4 || i >= 4)
+            raiseInternal(strprintf(_("Maximum supported number of ISA serial ports is '%d'"),
+                                    4));
         for (size_t j = 0; j < i; ++j)
             if (def.serials[j].port == def.serials[i].port)
                 raiseXmlError(strprintf(_("serial port %u is used by more than one device"),
                                         def.serials[i].port.value_or(0)));
         checkInfo(def.serials[i].info, strprintf(_("serial port %u"), def.serials[i].port.value_or(0)));
+    }
+
+    for (auto &[addr, label] : addresses) {
+        bool busExists = false;
+        for (auto &c : def.controllers)
+            busExists = busExists || c.index == addr.bus;
+        if (!busExists)
+            raiseXmlError(strprintf(_("PCI address bus 0x%02x of %s has no PCI controller "
+                                      "with index %u"),
+                                    addr.bus, label.c_str(), addr.bus));
     }
 }
 

@@ -152,6 +152,16 @@ PciAddress parsePciAddress(const xmlNode *node)
     return a;
 }
 
+// Every device element may hold each of these at most once.
+void checkUniqueDeviceChildren(const xmlNode *node,
+                               std::initializer_list<const char *> more = {})
+{
+    for (const char *once : {"alias", "address", "boot"})
+        uniqueChild(node, once);
+    for (const char *once : more)
+        uniqueChild(node, once);
+}
+
 bool Parser::parseDeviceInfoChild(const xmlNode *c, DeviceInfo &info, bool allowBoot)
 {
     std::string_view n = xml::name(c);
@@ -241,6 +251,7 @@ DiskDef Parser::parseDisk(const xmlNode *node)
     checkAttributes(node, {"type", "device"});
     checkChildren(node,
                   {"driver", "source", "target", "readonly", "boot", "alias", "address"});
+    checkUniqueDeviceChildren(node, {"driver", "source", "target", "readonly"});
     DiskDef d;
     std::string type = prop(node, "type").value_or("file");
     if (type == "file")
@@ -342,8 +353,8 @@ DiskDef Parser::parseDisk(const xmlNode *node)
         else if (d.targetDev.starts_with("hd"))
             d.bus = DiskDef::Bus::Ide;
         else
-            raiseUnsupported(strprintf(_("cannot infer the bus of disk '%s': set <target "
-                                         "bus='virtio|sata|ide'/>"),
+            raiseUnsupported(strprintf(_("disk bus 'scsi' (implied by target '%s') is not "
+                                         "supported, set <target bus='sata'/>"),
                                        d.targetDev.c_str()));
     }
     // QEMU's driver defaults, written out like libvirt does: no format
@@ -362,6 +373,7 @@ ControllerDef Parser::parseController(const xmlNode *node)
 {
     checkAttributes(node, {"type", "index", "model"});
     checkChildren(node, {"model", "target", "alias", "address"});
+    checkUniqueDeviceChildren(node, {"model", "target"});
     ControllerDef ctl;
     std::string type = requiredProp(node, "type");
     if (type != "pci")
@@ -431,8 +443,7 @@ NetDef Parser::parseNet(const xmlNode *node)
         else
             xml::invalidValue("trustGuestRxFilters", "interface", *t);
     }
-    for (const char *once : {"mac", "source", "model", "target", "driver", "mtu", "link"})
-        uniqueChild(node, once);
+    checkUniqueDeviceChildren(node, {"mac", "source", "model", "target", "driver", "mtu", "link"});
 
     bool haveSource = false;
     for (xmlNode *c : children(node)) {
@@ -462,6 +473,11 @@ NetDef Parser::parseNet(const xmlNode *node)
             haveSource = true;
             net.sourceDev = requiredProp(c, "dev");
             checkDeviceName(net.sourceDev, "source dev");
+            // Only names of devices we create may be templates.
+            if (net.sourceDev.find('%') != std::string::npos)
+                raiseXmlError(strprintf(_("invalid source dev name '%s': the name must not "
+                                          "contain '%%'"),
+                                        net.sourceDev.c_str()));
             if (auto m = prop(c, "mode")) {
                 auto mode = macvlanModeFromString(*m);
                 // 'source' is a kernel mode libvirt's XML does not offer.
@@ -508,6 +524,9 @@ NetDef Parser::parseNet(const xmlNode *node)
                 net.queues = xml::parseUInt(*q, "queues", "driver");
                 if (net.queues == 0)
                     xml::invalidValue("queues", "driver", *q);
+                // One RX/TX queue pair always exists: libvirt stores 1 as unset.
+                if (net.queues == 1)
+                    net.queues = 0;
             }
         } else if (n == "mtu") {
             checkAttributes(c, {"size"});
@@ -559,8 +578,7 @@ ChrDef Parser::parseChr(const xmlNode *node, ChrDef::Kind kind)
         raiseUnsupported(strprintf(_("%s type '%s' is not supported"), elem, type.c_str()));
     else
         xml::invalidValue("type", elem, type);
-    for (const char *once : {"source", "target"})
-        uniqueChild(node, once);
+    checkUniqueDeviceChildren(node, {"source", "target"});
 
     for (xmlNode *c : children(node)) {
         std::string_view n = xml::name(c);
@@ -602,6 +620,10 @@ ChrDef Parser::parseChr(const xmlNode *node, ChrDef::Kind kind)
             }
         }
     }
+    // Old live XML names the console's pty only in the tty attribute.
+    if (kind == ChrDef::Kind::Console && chr.type == ChrDef::Type::Pty && chr.path.empty() &&
+        !inactive())
+        chr.path = prop(node, "tty").value_or("");
     if (chr.type == ChrDef::Type::File && chr.path.empty())
         raiseXmlError(_("Missing source path attribute for char device"));
     return chr;
@@ -736,8 +758,12 @@ std::unique_ptr<DomainDef> Parser::parse(const xmlNode *root)
     for (auto &n : def->nets)
         deviceBoot = deviceBoot || n.info.bootIndex;
     if (deviceBoot && !def->os.bootDevs.empty())
-        raiseXmlError(_("per-device boot elements cannot be used together with os/boot "
-                        "elements"));
+        raiseUnsupported(_("per-device boot elements cannot be used together with os/boot "
+                           "elements"));
+    if (def->name.find('/') != std::string::npos)
+        raiseXmlError(strprintf(_("name %s cannot contain '/'"), def->name.c_str()));
+    if (def->name == "." || def->name == "..")
+        raiseXmlError(strprintf(_("name '%s' is not a valid domain name"), def->name.c_str()));
     postParse(*def, deviceBoot);
     return def;
 }
@@ -751,6 +777,12 @@ void Parser::postParse(DomainDef &def, bool deviceBoot)
         def.os.machine = "pc";
     if (def.os.bootDevs.empty() && !deviceBoot)
         def.os.bootDevs.push_back(BootDevice::Hd);
+    // libvirt's QEMU driver writes its default NIC model for x86 into the
+    // definition; so do we, so both show the same XML and the command line
+    // builder never has to guess.
+    for (auto &n : def.nets)
+        if (n.model.empty())
+            n.model = "rtl8139";
 
     // Controllers: implicit pci-root, then bridges get the first free index
     // and their chassis number; keep them sorted by index as libvirt does.
@@ -781,49 +813,106 @@ void Parser::postParse(DomainDef &def, bool deviceBoot)
                          return a.index < b.index;
                      });
     for (auto &c : def.controllers)
-        if (c.model == ControllerDef::Model::PciBridge && !c.chassisNr)
+        if (c.model == ControllerDef::Model::PciBridge && !c.chassisNr && c.index >= 1 &&
+            c.index <= 255)
             c.chassisNr = c.index;
 
-    // Serial ports: isa-serial; a missing port number follows the highest
-    // one given before it, as in libvirt.
-    for (size_t i = 0; i < def.serials.size(); ++i) {
-        auto &s = def.serials[i];
-        if (s.targetType.empty())
-            s.targetType = "isa-serial";
-        if (!s.port) {
-            unsigned next = 0;
-            for (size_t j = 0; j < i; ++j)
-                next = std::max(next, *def.serials[j].port + 1);
-            s.port = next;
-        }
-    }
-    for (size_t i = 0; i < def.consoles.size(); ++i) {
-        auto &c = def.consoles[i];
-        if (c.targetType.empty())
-            c.targetType = "serial";
-        if (!c.port)
-            c.port = static_cast<unsigned>(i);
-    }
     // The first console of target type serial is the first serial port:
-    // libvirt creates whichever of the two is missing and keeps them alike.
-    if (!def.consoles.empty() && def.consoles[0].targetType == "serial") {
+    // libvirt creates whichever of the two is missing.
+    if (!def.consoles.empty() &&
+        (def.consoles[0].targetType.empty() || def.consoles[0].targetType == "serial")) {
         if (def.serials.empty()) {
             ChrDef s = def.consoles[0];
             s.kind = ChrDef::Kind::Serial;
-            s.targetType = "isa-serial";
-            s.port = 0;
+            s.targetType.clear();
+            s.port.reset();
             def.serials.push_back(s);
         }
-        ChrDef &con = def.consoles[0];
-        con.type = def.serials[0].type;
-        con.path = def.serials[0].path;
-        con.port = def.serials[0].port;
-        con.info.alias = def.serials[0].info.alias;
     } else if (def.consoles.empty() && !def.serials.empty()) {
         ChrDef con = def.serials[0];
         con.kind = ChrDef::Kind::Console;
         con.targetType = "serial";
+        con.port.reset();
         def.consoles.push_back(con);
+    }
+    // Serial ports, in libvirt's order of post-parse steps: ports of
+    // explicitly typed isa-serial devices first (lowest free of QEMU's four
+    // ISA ports), then untyped ones get isa-serial and the highest port
+    // in use plus one.
+    {
+        bool used[4] = {false, false, false, false};
+        size_t isaCount = 0;
+        for (auto &s : def.serials) {
+            if (s.targetType != "isa-serial")
+                continue;
+            if (isaCount++ >= 4 || (s.port && *s.port >= 4))
+                raiseInternal(strprintf(_("Maximum supported number of ISA serial ports is "
+                                          "'%d'"),
+                                        4));
+            if (s.port) {
+                if (used[*s.port])
+                    raiseInternal(strprintf(_("target port '%u' already allocated"), *s.port));
+                used[*s.port] = true;
+            }
+        }
+        for (auto &s : def.serials) {
+            if (s.targetType != "isa-serial" || s.port)
+                continue;
+            for (unsigned p = 0; p < 4; ++p)
+                if (!used[p]) {
+                    s.port = p;
+                    used[p] = true;
+                    break;
+                }
+        }
+    }
+    for (auto &s : def.serials) {
+        if (s.targetType.empty())
+            s.targetType = "isa-serial";
+        if (!s.port) {
+            unsigned next = 0;
+            for (auto &o : def.serials)
+                if (o.port)
+                    next = std::max(next, *o.port + 1);
+            s.port = next;
+        }
+    }
+    // Checked again after assignment so that parse(format(x)) accepts
+    // whatever parse(x) accepted.
+    if (def.serials.size() > 4)
+        raiseInternal(strprintf(_("Maximum supported number of ISA serial ports is '%d'"), 4));
+    bool portUsed[4] = {false, false, false, false};
+    for (auto &s : def.serials) {
+        if (*s.port >= 4)
+            raiseInternal(strprintf(_("Maximum supported number of ISA serial ports is '%d'"),
+                                    4));
+        if (portUsed[*s.port])
+            raiseInternal(strprintf(_("target port '%u' already allocated"), *s.port));
+        portUsed[*s.port] = true;
+    }
+    // A console of target type serial is another view of the serial port
+    // with the same position (libvirt formats it as a copy of that port).
+    for (size_t i = 0; i < def.consoles.size() && i < def.serials.size(); ++i) {
+        ChrDef &con = def.consoles[i];
+        if (!con.targetType.empty() && con.targetType != "serial")
+            continue;
+        const ChrDef &ser = def.serials[i];
+        con.targetType = "serial";
+        con.type = ser.type;
+        con.path = ser.path;
+        con.port = ser.port;
+        con.info.alias = ser.info.alias;
+    }
+    for (auto &c : def.consoles) {
+        if (c.targetType.empty())
+            c.targetType = "serial";
+        if (!c.port) {
+            unsigned next = 0;
+            for (auto &o : def.consoles)
+                if (o.port)
+                    next = std::max(next, *o.port + 1);
+            c.port = next;
+        }
     }
 }
 

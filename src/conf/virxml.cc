@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <mutex>
 
 #include "util/virerror.h"
 
@@ -14,10 +15,6 @@ namespace {
 struct ParserCtxtFree {
     void operator()(xmlParserCtxt *ctxt) const { xmlFreeParserCtxt(ctxt); }
 };
-
-// libxml2 prints errors to stderr by default; we collect them instead and
-// report the first one through vd::Error.
-void silentError(void *, const char *, ...) {}
 
 std::string trimmed(std::string s)
 {
@@ -32,11 +29,12 @@ std::string trimmed(std::string s)
 
 DocPtr parseDocument(const std::string &text, const char *what)
 {
+    // libxml2 wants its global state set up once before threads use it.
+    static std::once_flag initialised;
+    std::call_once(initialised, xmlInitParser);
     std::unique_ptr<xmlParserCtxt, ParserCtxtFree> ctxt(xmlNewParserCtxt());
     if (!ctxt)
         raiseInternal(_("failed to allocate XML parser context"));
-    xmlSetGenericErrorFunc(nullptr, silentError);
-    ctxt->sax->warning = nullptr;
     int options = XML_PARSE_NONET | XML_PARSE_NOWARNING | XML_PARSE_NOERROR;
     xmlDoc *doc = xmlCtxtReadMemory(ctxt.get(), text.data(), static_cast<int>(text.size()),
                                     what, nullptr, options);
