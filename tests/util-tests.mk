@@ -5,3 +5,6 @@ tests_vdtest_SOURCES += \
 	tests/virnetnstest.cc \
 	tests/virnetdevnamepooltest.cc \
 	tests/virnetdevmacvtaptest.cc
+tests_vdtest_SOURCES += tests/virjsontest.cc
+tests_vdtest_SOURCES += tests/vircommandtest.cc
+tests_vdtest_SOURCES += tests/vireventlooptest.cc
