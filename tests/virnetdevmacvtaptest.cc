@@ -366,6 +366,19 @@ public:
             CPPUNIT_ASSERT_EQUAL(std::string("macvtap5"), res[2].record.ifname);
             // One dump plus one create per device, and no retries.
             CPPUNIT_ASSERT_EQUAL(uint64_t(4), netlinkStats().requests.load() - before);
+            before = netlinkStats().requests.load();
+            // A user-chosen name that looks like a pool name is skipped by
+            // the pool within the same request.
+            MacvtapRequest chosen = req(3);
+            chosen.ifname = "macvtap7";
+            MacvtapTransaction tx2(nl, {});
+            auto &res2 = tx2.prepare({req(4), req(5), chosen, req(6)});
+            CPPUNIT_ASSERT_EQUAL(std::string("macvtap6"), res2[0].record.ifname);
+            CPPUNIT_ASSERT_EQUAL(std::string("macvtap8"), res2[1].record.ifname);
+            CPPUNIT_ASSERT_EQUAL(std::string("macvtap7"), res2[2].record.ifname);
+            CPPUNIT_ASSERT(!res2[2].record.autoNamed);
+            CPPUNIT_ASSERT_EQUAL(std::string("macvtap9"), res2[3].record.ifname);
+            CPPUNIT_ASSERT_EQUAL(uint64_t(5), netlinkStats().requests.load() - before);
         });
         auto links = ns.links();
         CPPUNIT_ASSERT_EQUAL(size_t(6), links.size()); // rolled back; ip's three remain

@@ -421,6 +421,12 @@ void MacvtapTransaction::createAll(const std::vector<MacvtapRequest> &requests)
                 reservedByOthers.insert(o.names.begin(), o.names.end());
     }
 
+    // Names the user chose in this request are taken for the pool too
+    // (e.g. <target dev='macvtap5'/>).
+    for (const auto &rq : requests)
+        if (!rq.ifname.empty())
+            reservedAll.insert(rq.ifname);
+
     std::map<std::string, NamePool> pools;
     auto poolFor = [&](MacvtapKind kind) -> NamePool & {
         std::string prefix = macvtapKindName(kind);

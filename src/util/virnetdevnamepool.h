@@ -101,6 +101,8 @@ public:
 
     // `dir` is created (0700) when first locked.
     explicit NetdevNameState(std::string dir);
+    // The standard place: Paths::runDir + "/netdev".
+    static NetdevNameState forRunDir(const std::string &runDir) { return NetdevNameState(runDir + "/netdev"); }
     const std::string &dir() const noexcept { return dir_; }
 
     Locked lock() const;
