@@ -130,6 +130,7 @@ class MacvtapTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testTeardownByGroup);
     CPPUNIT_TEST(testTeardownFallsBackWithForeignGroupMember);
     CPPUNIT_TEST(testTeardownVanishedAndReplaced);
+    CPPUNIT_TEST(testLinkNotifications);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -812,6 +813,37 @@ public:
             CPPUNIT_ASSERT_EQUAL(size_t(1), rep.singleDeletes);
             CPPUNIT_ASSERT_EQUAL(foreign, findLink(nl, recs[1].ifname)->ifindex);
             CPPUNIT_ASSERT(!findLink(nl, recs[2].ifname));
+        });
+    }
+
+    // The socket wrapper can watch links: deleting the parent shows up as
+    // RTM_DELLINK of the macvtap (what a future reconnect watcher needs).
+    void testLinkNotifications()
+    {
+        test::TestNetns ns;
+        ns.run([] {
+            NetlinkSocket watch;
+            watch.addMembership(RTNLGRP_LINK);
+            NetlinkSocket nl;
+            MacvtapTransaction tx(nl, {});
+            auto &res = tx.prepare({req(0)});
+            int ifindex = res[0].record.ifindex;
+            bool sawNew = false, sawDel = false;
+            auto onMsg = [&](const nlmsghdr *h) {
+                auto *ifi = static_cast<const ifinfomsg *>(NLMSG_DATA(h));
+                if (h->nlmsg_type == RTM_NEWLINK && ifi->ifi_index == ifindex)
+                    sawNew = true;
+                if (h->nlmsg_type == RTM_DELLINK && ifi->ifi_index == ifindex)
+                    sawDel = true;
+            };
+            while (!sawNew && watch.receive(onMsg, 2000)) {
+            }
+            CPPUNIT_ASSERT(sawNew);
+            ipHere({"link", "del", "vdp0"}); // takes the macvtap with it
+            while (!sawDel && watch.receive(onMsg, 2000)) {
+            }
+            CPPUNIT_ASSERT(sawDel);
+            // The transaction's rollback copes with the vanished device.
         });
     }
 };

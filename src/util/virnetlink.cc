@@ -3,6 +3,7 @@
 #include "util/virnetlink.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <linux/if_link.h>
 #include <net/if.h>
 #include <netlink/msg.h>
@@ -223,6 +224,23 @@ static void parseError(const nlmsghdr *hdr, NetlinkReply &reply)
         p += step;
         left -= step;
     }
+}
+
+bool NetlinkSocket::receive(const std::function<void(const nlmsghdr *)> &onMessage, int timeoutMs)
+{
+    pollfd pfd{fd(), POLLIN, 0};
+    for (;;) {
+        int r = ::poll(&pfd, 1, timeoutMs);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            raiseSystem(errno, _("cannot poll netlink socket"));
+        if (r == 0)
+            return false;
+        break;
+    }
+    recvBatch(sk_.get(), onMessage);
+    return true;
 }
 
 NetlinkReply NetlinkSocket::request(NetlinkMsg &msg)

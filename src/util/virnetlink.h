@@ -80,7 +80,13 @@ public:
     nl_sock *get() const noexcept { return sk_.get(); }
 
     // Join a multicast group (e.g. RTNLGRP_LINK) to receive notifications.
+    // Use a socket of its own for that, not the one requests go through.
     void addMembership(int group);
+
+    // Wait up to `timeoutMs` (-1 = forever) for one datagram and call
+    // `onMessage` for each message in it; false on timeout.  For a link
+    // watcher: poll fd() in an event loop, then receive(..., 0).
+    bool receive(const std::function<void(const nlmsghdr *)> &onMessage, int timeoutMs = -1);
 
     // Send one request and wait for its acknowledgement.
     NetlinkReply request(NetlinkMsg &msg);
