@@ -121,6 +121,7 @@ class MacvtapTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testConcurrentForeignCreator);
     CPPUNIT_TEST(testThreadsAllocateConcurrently);
     CPPUNIT_TEST(testTwoProcessesAllocateConcurrently);
+    CPPUNIT_TEST(testTwoProcessesRaceWithoutState);
     CPPUNIT_TEST(testRollbackAtEveryFaultPoint);
     CPPUNIT_TEST(testRollbackPassthroughRestoresParentMac);
     CPPUNIT_TEST(testMissingParent);
@@ -558,6 +559,72 @@ public:
             NetdevNameState state(dir.path);
             CPPUNIT_ASSERT_EQUAL(size_t(25), state.reservedNames("proc0").size());
             CPPUNIT_ASSERT_EQUAL(size_t(25), state.reservedNames("proc1").size());
+        });
+    }
+
+    // Without a shared state file both processes pick the same names from
+    // the same dump; NLM_F_EXCL makes the kernel decide and the loser moves
+    // on to other names.  Nobody fails, nobody shares a name.
+    void testTwoProcessesRaceWithoutState()
+    {
+        test::TestNetns ns;
+        ns.run([] {
+            int go[2];
+            CPPUNIT_ASSERT_EQUAL(0, ::pipe(go));
+            int pipes[2][2];
+            pid_t pids[2];
+            for (int p = 0; p < 2; ++p) {
+                CPPUNIT_ASSERT_EQUAL(0, ::pipe(pipes[p]));
+                pids[p] = ::fork();
+                if (pids[p] == 0) {
+                    ::close(go[1]);
+                    std::string names;
+                    try {
+                        NetlinkSocket nl;
+                        std::vector<MacvtapRequest> rs;
+                        for (unsigned i = 0; i < 30; ++i)
+                            rs.push_back(req(p * 30 + i));
+                        char c;
+                        while (::read(go[0], &c, 1) < 0 && errno == EINTR) {
+                        }
+                        MacvtapTransaction tx(nl, {});
+                        for (auto &r : tx.prepare(rs))
+                            names += r.record.ifname + "\n";
+                        tx.commit();
+                        if (std::getenv("VD_TEST_DEBUG"))
+                            std::fprintf(stderr, "process %d: %lu netlink requests\n", p,
+                                         static_cast<unsigned long>(netlinkStats().requests.load()));
+                    } catch (const std::exception &e) {
+                        names = std::string("ERROR ") + e.what();
+                    }
+                    ssize_t ignored = ::write(pipes[p][1], names.data(), names.size());
+                    (void)ignored;
+                    ::_exit(0);
+                }
+                ::close(pipes[p][1]);
+            }
+            ::close(go[0]);
+            ::close(go[1]); // both start now
+            std::set<std::string> all;
+            for (int p = 0; p < 2; ++p) {
+                std::string out;
+                char buf[4096];
+                ssize_t n;
+                while ((n = ::read(pipes[p][0], buf, sizeof(buf))) > 0)
+                    out.append(buf, static_cast<size_t>(n));
+                ::close(pipes[p][0]);
+                ::waitpid(pids[p], nullptr, 0);
+                CPPUNIT_ASSERT_MESSAGE(out, out.rfind("ERROR", 0) != 0);
+                std::istringstream in(out);
+                std::string l;
+                while (std::getline(in, l))
+                    all.insert(l);
+            }
+            CPPUNIT_ASSERT_EQUAL(size_t(60), all.size());
+            NetlinkSocket nl;
+            auto present = linkNames(nl);
+            for (auto &n : all)
+                CPPUNIT_ASSERT(present.count(n));
         });
     }
 
