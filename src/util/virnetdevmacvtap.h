@@ -4,16 +4,23 @@
 //
 // Start code:
 //     NetlinkSocket nl;
-//     NetdevNameState names(paths.runDir + "/netdev");
+//     auto names = NetdevNameState::forRunDir(paths.runDir);
 //     MacvtapTransaction tx(nl, {.owner = domainName, .state = &names});
 //     auto &nics = tx.prepare(requests);   // all created + fds open, or throws
 //     ... pass nics[i].tapFds[q].get() to QEMU (clear FD_CLOEXEC in the child)
 //     auto done = tx.commit();             // from here on the devices stay
 //     macvtapSetUp(nl, records);           // once QEMU holds the fds (or
 //                                          // MacvtapRequest::up at creation)
-//     ... persist the MacvtapRecords in the live state
-// Stop code:
+//     ... persist the MacvtapRecords in the live state (record.format())
+// Stop code (records from MacvtapRecord::parse(); fds: whatever this
+// process still holds, usually none once QEMU has exited):
 //     macvtapTeardown(nl, records, std::move(remainingFds), &names, domainName);
+//     names.release(domainName);           // also drops the owner's group
+//
+// The tap device is found through /sys/class/net, so the process must see
+// the sysfs of the devices' network namespace (true in the root namespace;
+// tests use tests/testnetns.h).  A NetlinkSocket is not thread-safe: one per
+// thread.
 //
 // Rules this layer keeps: an auto name comes from the NEXT-FIT pool (no
 // SIOCGIFFLAGS probes); the kernel arbitrates with NLM_F_EXCL and a name
