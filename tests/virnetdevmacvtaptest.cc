@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -114,6 +115,7 @@ class MacvtapTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testMacvlanKind);
     CPPUNIT_TEST(testMtu);
     CPPUNIT_TEST(testFdsAndMultiqueue);
+    CPPUNIT_TEST(testTapNodeChoice);
     CPPUNIT_TEST(testSetUp);
     CPPUNIT_TEST(testTrafficThroughTapFd);
     CPPUNIT_TEST(testSkipsNamesCreatedByIp);
@@ -266,6 +268,50 @@ public:
             // No private node is left in /dev.
             for (auto &e : std::filesystem::directory_iterator("/dev"))
                 CPPUNIT_ASSERT(e.path().filename().string().rfind(".virt-direct-tap-", 0) != 0);
+        });
+    }
+
+    // /dev/tap<ifindex> is used only when it is the device sysfs names: a
+    // node of another namespace's macvtap with the same ifindex is ignored.
+    void testTapNodeChoice()
+    {
+        test::TestNetns ns;
+        ns.run([] {
+            // A /dev of our own (we are in a private mount namespace).
+            CPPUNIT_ASSERT_EQUAL(0, ::mount("tmpfs", "/dev", "tmpfs", 0, "mode=0755"));
+            NetlinkSocket nl;
+            MacvtapTransaction tx(nl, {});
+            auto &res = tx.prepare({req(0)}); // private node (no /dev/tapN)
+            const auto rec = res[0].record;
+            struct stat st;
+            CPPUNIT_ASSERT_EQUAL(0, ::fstat(res[0].tapFds[0].get(), &st));
+            dev_t right = st.st_rdev;
+            std::string node = "/dev/tap" + std::to_string(rec.ifindex);
+
+            // The right node: used as is, so an unusable nodeDir is fine.
+            CPPUNIT_ASSERT_EQUAL(0, ::mknod(node.c_str(), S_IFCHR | 0600, right));
+            auto fds = macvtapOpenTap(rec.ifname, rec.ifindex, 1, true, "/nonexistent");
+            CPPUNIT_ASSERT_EQUAL(size_t(1), fds.size());
+
+            // A wrong node (another device's number): not trusted.
+            ::unlink(node.c_str());
+            CPPUNIT_ASSERT_EQUAL(0, ::mknod(node.c_str(), S_IFCHR | 0600,
+                                            makedev(major(right), minor(right) + 1000)));
+            CPPUNIT_ASSERT_THROW(macvtapOpenTap(rec.ifname, rec.ifindex, 1, true, "/nonexistent"),
+                                 SystemError);
+            fds = macvtapOpenTap(rec.ifname, rec.ifindex, 2, true, "/dev");
+            CPPUNIT_ASSERT_EQUAL(size_t(2), fds.size());
+            for (auto &fd : fds) {
+                CPPUNIT_ASSERT_EQUAL(0, ::fstat(fd.get(), &st));
+                CPPUNIT_ASSERT(st.st_rdev == right);
+            }
+            // Only the planted node is left in /dev.
+            size_t entries = 0;
+            for (auto &e : std::filesystem::directory_iterator("/dev")) {
+                (void)e;
+                ++entries;
+            }
+            CPPUNIT_ASSERT_EQUAL(size_t(1), entries);
         });
     }
 
