@@ -122,6 +122,6 @@ std::vector<Command> configCommands()
     };
 }
 
-std::vector<Command> nativeCommands() { return {}; }
+
 
 } // namespace vd::tools
