@@ -8,3 +8,4 @@ tests_vdtest_SOURCES += tests/qemusupervisortest.cc
 check_PROGRAMS += tests/vdsupervisorhelper
 tests_vdsupervisorhelper_SOURCES = tests/vdsupervisorhelper.cc
 tests_vdsupervisorhelper_LDADD = src/qemu/libvd_qemu.a src/util/libvd_util.a $(VD_LIBS)
+tests_vdtest_SOURCES += tests/e2ereconnecttest.cc
