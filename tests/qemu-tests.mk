@@ -3,7 +3,7 @@ tests_vdtest_SOURCES += tests/qemumonitortest.cc
 VD_TEST_LIBS += src/qemu/libvd_qemu.a
 tests_vdtest_SOURCES += tests/e2eguesttest.cc
 EXTRA_DIST += tests/guest/build-guest.sh tests/guest/e2e-smoke.sh \
-	tests/guest/init tests/guest/udptool.c
+	tests/guest/init tests/guest/udptool.c tests/guest/README.md
 tests_vdtest_SOURCES += tests/qemusupervisortest.cc
 check_PROGRAMS += tests/vdsupervisorhelper
 tests_vdsupervisorhelper_SOURCES = tests/vdsupervisorhelper.cc
