@@ -277,7 +277,12 @@ public:
     {
         Domain d;
         d.launch();
-        d.control().execute("vd-destroy");
+        Monitor ctl = d.control();
+        ctl.execute("vd-destroy");
+        // EOF on the control connection means: torn down, state removed.
+        CPPUNIT_ASSERT(ctl.waitForClose(seconds(15)));
+        CPPUNIT_ASSERT(exists(d.marker()));
+        CPPUNIT_ASSERT(!exists(d.cfg.stateFile));
         // QEMU exits on SIGTERM by itself ("terminating on signal 15").
         std::string marker = d.expectCleanEnd();
         CPPUNIT_ASSERT_MESSAGE(marker, marker.rfind("exit status 0", 0) == 0 ||

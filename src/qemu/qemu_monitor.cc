@@ -342,6 +342,19 @@ std::optional<JsonValue> Monitor::waitForEvent(const std::string &name, Ms timeo
     }
 }
 
+bool Monitor::waitForClose(Ms timeout)
+{
+    auto deadline = Clock::now() + timeout;
+    while (!closed_) {
+        if (!fillBuffer(msLeft(deadline)) && Clock::now() >= deadline)
+            return false;
+        while (auto msg = popLine())
+            if (msg->isObject() && msg->has("event"))
+                pushEvent(std::move(*msg));
+    }
+    return true;
+}
+
 void Monitor::sendFd(const std::string &name, int fd)
 {
     execute("getfd", JsonValue::object({{"fdname", name}}), fd);

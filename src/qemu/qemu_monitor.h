@@ -95,6 +95,10 @@ public:
     // buffered); nullopt on timeout or when the connection closed.
     std::optional<JsonValue> waitForEvent(const std::string &name, Ms timeout);
 
+    // Wait until the peer closes the connection (events are buffered);
+    // false on timeout.
+    bool waitForClose(Ms timeout);
+
     // ---- helpers for the commands virt-direct uses ----
 
     // getfd: hand `fd` to QEMU under `name`, to be used as netdev_add's fd.

@@ -283,9 +283,8 @@ void Supervisor::finish()
     if (tornDown_)
         return;
     tornDown_ = true;
-    for (auto &c : controlClients_)
-        loop_.remove(c->watch);
-    controlClients_.clear();
+    // No new control clients; the connected ones stay until the end, so
+    // their EOF tells them that teardown is complete (see vd-destroy).
     if (controlWatch_)
         loop_.remove(controlWatch_);
     controlListener_.reset();
@@ -300,6 +299,9 @@ void Supervisor::finish()
     // QEMU removes its socket on a clean exit, not when killed.
     unlinkIfSet(config_.monitorSocket);
     unlinkIfSet(config_.stateFile);
+    for (auto &c : controlClients_)
+        loop_.remove(c->watch);
+    controlClients_.clear();
 }
 
 void Supervisor::onQemuExit(const ExitStatus &status)
