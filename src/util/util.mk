@@ -10,3 +10,10 @@ src_util_libvd_util_a_SOURCES = \
 	src/util/virmacaddr.h src/util/virmacaddr.cc \
 	src/util/virnetdevmacvlanmode.h \
 	src/util/virpaths.h src/util/virpaths.cc
+src_util_libvd_util_a_SOURCES += \
+	src/util/virbitmap.h src/util/virbitmap.cc \
+	src/util/virnetlink.h src/util/virnetlink.cc \
+	src/util/virnetdevnamepool.h src/util/virnetdevnamepool.cc \
+	src/util/virnetdevmacvtap.h src/util/virnetdevmacvtap.cc \
+	src/util/virthread.h src/util/virthread.cc \
+	src/util/virnetns.h src/util/virnetns.cc
