@@ -24,6 +24,9 @@
 // to QEMU, e.g. for getfd), except the supervisor's own:
 //   vd-query-state   the runtime state (as in the state file)
 //   vd-destroy       SIGTERM to QEMU, SIGKILL after the shutdown timeout
+// Control connections stay open until teardown has finished and the state
+// file is gone, so a client that waits for EOF (Monitor::waitForClose)
+// after vd-destroy or quit knows the domain is completely cleaned up.
 #pragma once
 
 #include <chrono>
