@@ -45,6 +45,7 @@ JsonValue SupervisorConfig::toJson() const
                               {"startupCommands", cmds},
                               {"monitorTimeoutMs", monitorTimeout.count()},
                               {"shutdownTimeoutMs", shutdownTimeout.count()},
+                              {"holdPassFds", holdPassFds},
                               {"state", state}});
 }
 
@@ -76,6 +77,8 @@ SupervisorConfig SupervisorConfig::fromJson(const JsonValue &json)
         c.monitorTimeout = milliseconds(t->asInt());
     if (const JsonValue *t = json.find("shutdownTimeoutMs"))
         c.shutdownTimeout = milliseconds(t->asInt());
+    if (const JsonValue *h = json.find("holdPassFds"))
+        c.holdPassFds = h->asBool();
     if (const JsonValue *s = json.find("state"))
         c.state = *s;
     return c;
@@ -214,10 +217,16 @@ void Supervisor::start()
     log("starting " + cmd.toString());
     qemu_ = cmd.spawn();
     qemu_.setTerminateGrace(config_.shutdownTimeout);
-    // QEMU holds the tap fds now.  Our copies would keep the macvtaps'
-    // queues referenced after QEMU's exit.
-    for (int fd : config_.passFds)
-        close(fd);
+    // QEMU holds the tap fds now.  With holdPassFds we keep our copies: the
+    // kernel's release of a macvtap queue costs ~10 ms per fd, and if QEMU
+    // held the last reference it would pay that serially while exiting.
+    // The teardown releases them in parallel instead (takeHeldFds()).
+    for (int fd : config_.passFds) {
+        if (config_.holdPassFds)
+            heldFds_.emplace_back(fd);
+        else
+            close(fd);
+    }
 
     try {
         monitor_ = std::make_unique<Monitor>(
