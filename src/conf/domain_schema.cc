@@ -6,6 +6,7 @@
 #include <libxml/xmlerror.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -62,6 +63,8 @@ xmlRelaxNG *compiledSchema(const std::string &rngPath)
     if (auto it = cache.find(rngPath); it != cache.end())
         return it->second.get();
 
+    if (access(rngPath.c_str(), R_OK) != 0)
+        raiseSystem(errno, strprintf(_("cannot read schema %s"), rngPath.c_str()));
     std::string errors;
     std::unique_ptr<xmlRelaxNGParserCtxt, RngParserFree> pctxt(
         xmlRelaxNGNewParserCtxt(rngPath.c_str()));
