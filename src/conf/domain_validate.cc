@@ -237,6 +237,15 @@ void validateDomainDef(const DomainDef &def)
     }
 }
 
+std::set<MacAddr> collectMacAddresses(const DomainDef &def)
+{
+    std::set<MacAddr> out;
+    for (auto &n : def.nets)
+        if (!n.mac.isZero())
+            out.insert(n.mac);
+    return out;
+}
+
 void assignMacAddresses(DomainDef &def, const std::set<vd::MacAddr> &inUse)
 {
     std::set<MacAddr> taken = inUse;
