@@ -217,7 +217,7 @@ void validateDomainDef(const DomainDef &def)
     for (size_t i = 0; i < def.serials.size(); ++i) {
         // QEMU's PC has four ISA serial ports (COM1-COM4).
         if (def.serials[i].port.value_or(0) >= 4 || i >= 4)
-            raiseInternal(strprintf(_("Maximum supported number of ISA serial ports is '%d'"),
+            raiseXmlError(strprintf(_("Maximum supported number of ISA serial ports is '%d'"),
                                     4));
         for (size_t j = 0; j < i; ++j)
             if (def.serials[j].port == def.serials[i].port)

@@ -456,9 +456,7 @@ NetDef Parser::parseNet(const xmlNode *node)
             std::string text = requiredProp(c, "address");
             auto mac = MacAddr::parse(text);
             if (!mac)
-                throw Error(VIR_ERR_INVALID_ARG,
-                            strprintf(_("unable to parse mac address '%s'"), text.c_str()),
-                            VIR_FROM_DOMAIN);
+                raiseXmlError(strprintf(_("unable to parse mac address '%s'"), text.c_str()));
             if (mac->isMulticast())
                 raiseXmlError(strprintf(_("expected unicast mac address, found multicast "
                                           "'%s'"),
@@ -686,7 +684,7 @@ std::unique_ptr<DomainDef> Parser::parse(const xmlNode *root)
             std::string text = parseTextElement(c);
             auto u = uuidFromString(text);
             if (!u)
-                raiseInternal(_("malformed uuid element"));
+                raiseXmlError(strprintf(_("malformed uuid element: '%s'"), text.c_str()));
             def->uuid = *u;
             haveUuid = true;
         } else if (n == "title") {
@@ -846,12 +844,12 @@ void Parser::postParse(DomainDef &def, bool deviceBoot)
             if (s.targetType != "isa-serial")
                 continue;
             if (isaCount++ >= 4 || (s.port && *s.port >= 4))
-                raiseInternal(strprintf(_("Maximum supported number of ISA serial ports is "
+                raiseXmlError(strprintf(_("Maximum supported number of ISA serial ports is "
                                           "'%d'"),
                                         4));
             if (s.port) {
                 if (used[*s.port])
-                    raiseInternal(strprintf(_("target port '%u' already allocated"), *s.port));
+                    raiseXmlError(strprintf(_("target port '%u' already allocated"), *s.port));
                 used[*s.port] = true;
             }
         }
@@ -880,14 +878,14 @@ void Parser::postParse(DomainDef &def, bool deviceBoot)
     // Checked again after assignment so that parse(format(x)) accepts
     // whatever parse(x) accepted.
     if (def.serials.size() > 4)
-        raiseInternal(strprintf(_("Maximum supported number of ISA serial ports is '%d'"), 4));
+        raiseXmlError(strprintf(_("Maximum supported number of ISA serial ports is '%d'"), 4));
     bool portUsed[4] = {false, false, false, false};
     for (auto &s : def.serials) {
         if (*s.port >= 4)
-            raiseInternal(strprintf(_("Maximum supported number of ISA serial ports is '%d'"),
+            raiseXmlError(strprintf(_("Maximum supported number of ISA serial ports is '%d'"),
                                     4));
         if (portUsed[*s.port])
-            raiseInternal(strprintf(_("target port '%u' already allocated"), *s.port));
+            raiseXmlError(strprintf(_("target port '%u' already allocated"), *s.port));
         portUsed[*s.port] = true;
     }
     // A console of target type serial is another view of the serial port
