@@ -627,6 +627,37 @@ ChrDef Parser::parseChr(const xmlNode *node, ChrDef::Kind kind)
     return chr;
 }
 
+// hda -> 0, hdz -> 25, hdaa -> 26, ... (the prefix was checked by parseDisk).
+unsigned diskNameIndex(const std::string &name)
+{
+    unsigned idx = 0;
+    for (size_t i = 2; i < name.size(); ++i)
+        idx = (idx + (i > 2 ? 1 : 0)) * 26 + static_cast<unsigned>(name[i] - 'a');
+    return idx;
+}
+
+// libvirt keeps disks of one bus ordered by target name as it parses them
+// (and the QEMU layer assigns addresses in this order): a disk goes before
+// the first later-named disk of its bus, else after the last disk of its bus,
+// else at the end.
+void insertDisk(std::vector<DiskDef> &disks, DiskDef disk)
+{
+    long insertAt = -1;
+    for (long i = static_cast<long>(disks.size()) - 1; i >= 0; --i) {
+        const DiskDef &d = disks[static_cast<size_t>(i)];
+        if (d.bus != disk.bus)
+            continue;
+        if (diskNameIndex(d.targetDev) > diskNameIndex(disk.targetDev))
+            insertAt = i;
+        else if (insertAt == -1)
+            insertAt = i + 1;
+    }
+    if (insertAt < 0)
+        disks.push_back(std::move(disk));
+    else
+        disks.insert(disks.begin() + insertAt, std::move(disk));
+}
+
 void Parser::parseDevices(const xmlNode *node, DomainDef &def)
 {
     checkAttributes(node, {});
@@ -637,7 +668,7 @@ void Parser::parseDevices(const xmlNode *node, DomainDef &def)
         if (n == "emulator")
             def.emulator = parseTextElement(c);
         else if (n == "disk")
-            def.disks.push_back(parseDisk(c));
+            insertDisk(def.disks, parseDisk(c));
         else if (n == "controller")
             def.controllers.push_back(parseController(c));
         else if (n == "interface")
