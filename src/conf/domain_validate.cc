@@ -199,6 +199,14 @@ void validateDomainDef(const DomainDef &def)
                 raiseUnsupported(strprintf(_("Multiqueue network is not supported for: %s"),
                                            n.model.c_str()));
         }
+        bool virtio = n.model == "virtio";
+        if (n.driverName == NetDef::DriverName::Vhost && !virtio)
+            raiseUnsupported(_("vhost-net is only supported for virtio network interfaces"));
+        // Guest RX filter changes are reported by virtio-net only.
+        if (n.trustGuestRxFilters.value_or(false) && !virtio)
+            raiseUnsupported(strprintf(_("%s: trustGuestRxFilters='yes' is only supported for "
+                                         "model 'virtio'"),
+                                       label.c_str()));
         if (n.mtu && (n.mtu < 68 || n.mtu > 65535))
             raiseXmlError(strprintf(_("%s: MTU size %u is out of range (68-65535)"),
                                     label.c_str(), n.mtu));
