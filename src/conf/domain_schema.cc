@@ -209,6 +209,18 @@ void validateXMLAgainstSchema(const std::string &text, const std::string &rngPat
     }
 }
 
+bool isValidAgainstSchema(const std::string &text, const std::string &rngPath)
+{
+    xmlRelaxNG *rng = compiledSchema(rngPath);
+    xml::DocPtr doc;
+    try {
+        doc = xml::parseDocument(text, "(domain_definition)");
+    } catch (const Error &) {
+        return false;
+    }
+    return validates(rng, doc.get());
+}
+
 void validateDomainSchema(const std::string &text)
 {
     // The parser refuses what we do not support, naming the element, and
