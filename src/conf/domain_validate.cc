@@ -39,6 +39,7 @@ void checkDeviceName(const std::string &name, const char *what)
         if (c == '%') {
             // A single "%d" is a template the kernel/allocator fills in.
             if (i + 1 >= name.size() || name[i + 1] != 'd' || ++percent > 1)
+                // xgettext:no-c-format
                 bad(_("'%' is only allowed once, as the template \"%d\""));
         }
     }
