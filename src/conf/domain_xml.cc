@@ -588,13 +588,16 @@ ChrDef Parser::parseChr(const xmlNode *node, ChrDef::Kind kind)
             auto path = prop(c, "path");
             if (chr.type == ChrDef::Type::File) {
                 if (!path)
-                    raiseXmlError(strprintf(_("Missing source path attribute for char "
-                                              "device")));
+                    raiseXmlError(_("Missing source path attribute for char device"));
                 chr.path = *path;
             } else if (chr.type == ChrDef::Type::Pty) {
                 // The pty path is allocated by QEMU: live state only.
                 if (path && !inactive())
                     chr.path = *path;
+            } else {
+                raiseUnsupported(strprintf(_("element 'source' in %s type 'null' is not "
+                                             "supported"),
+                                           elem));
             }
         } else if (n == "target") {
             checkAttributes(c, {"type", "port"});
