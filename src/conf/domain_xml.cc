@@ -781,7 +781,7 @@ std::unique_ptr<DomainDef> Parser::parse(const xmlNode *root)
                         "configuration"));
     if (!haveUuid)
         def->uuid = generateUuid();
-    if (!haveCurrent || def->currentMemoryKiB > def->memoryKiB)
+    if (!haveCurrent || def->currentMemoryKiB == 0 || def->currentMemoryKiB > def->memoryKiB)
         def->currentMemoryKiB = def->memoryKiB;
 
     bool deviceBoot = false;
