@@ -878,6 +878,12 @@ std::vector<std::string> buildCommandLine(DomainDef &def, const QemuCaps &caps,
     return Builder(def, caps, nets, opts, warnings).build();
 }
 
+void checkNativeFormat(const std::string &format)
+{
+    if (format != nativeFormatQemuArgv)
+        raiseUnsupported(strprintf(_("Unsupported config type %s"), format.c_str()));
+}
+
 std::string domainXMLToNative(const std::string &xml, const vd::Paths &paths,
                               const QemuCaps &caps)
 {
