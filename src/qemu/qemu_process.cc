@@ -356,21 +356,22 @@ std::optional<RunningDomain> findRunningDomain(const Paths &paths, const std::st
     return rd;
 }
 
-std::vector<std::string> runningDomainNames(const Paths &paths)
+std::vector<RunningDomain> runningDomains(const Paths &paths)
 {
-    std::vector<std::string> names;
+    std::vector<RunningDomain> domains;
     std::error_code ec;
     const std::string suffix = ".state.json";
     for (const auto &e : std::filesystem::directory_iterator(paths.runDir, ec)) {
         std::string f = e.path().filename().string();
         if (f.size() > suffix.size() && f.compare(f.size() - suffix.size(), suffix.size(), suffix) == 0) {
             std::string name = f.substr(0, f.size() - suffix.size());
-            if (findRunningDomain(paths, name))
-                names.push_back(name);
+            if (auto rd = findRunningDomain(paths, name))
+                domains.push_back(std::move(*rd));
         }
     }
-    std::sort(names.begin(), names.end());
-    return names;
+    std::sort(domains.begin(), domains.end(),
+              [](const auto &a, const auto &b) { return a.name < b.name; });
+    return domains;
 }
 
 static RunningDomain requireRunning(const Paths &paths, const std::string &name)
