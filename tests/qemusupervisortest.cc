@@ -107,11 +107,12 @@ public:
         std::filesystem::remove_all(dir_);
     }
 
-    LaunchedDomain &launch(const std::vector<std::pair<int, int>> &fds = {})
+    LaunchedDomain &launch(const std::vector<std::pair<int, int>> &fds = {},
+                           milliseconds timeout = seconds(30))
     {
         vd::Command cmd(helper_);
         cmd.setLogFile(dir_ + "/supervisor.log");
-        launched_.emplace(vd::qemu::launchSupervisor(cmd, cfg, fds, seconds(30)));
+        launched_.emplace(vd::qemu::launchSupervisor(cmd, cfg, fds, timeout));
         launched_->supervisor.setTerminateGrace(seconds(5));
         return *launched_;
     }
@@ -156,6 +157,7 @@ class QemuSupervisorTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testSupervisorKilledTakesQemuAlong);
     CPPUNIT_TEST(testFdForwardedThroughControl);
     CPPUNIT_TEST(testBadConfig);
+    CPPUNIT_TEST(testLaunchTimeoutCancelsStart);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -275,7 +277,12 @@ public:
     {
         Domain d;
         d.launch();
-        d.control().execute("vd-destroy");
+        Monitor ctl = d.control();
+        ctl.execute("vd-destroy");
+        // EOF on the control connection means: torn down, state removed.
+        CPPUNIT_ASSERT(ctl.waitForClose(seconds(15)));
+        CPPUNIT_ASSERT(exists(d.marker()));
+        CPPUNIT_ASSERT(!exists(d.cfg.stateFile));
         // QEMU exits on SIGTERM by itself ("terminating on signal 15").
         std::string marker = d.expectCleanEnd();
         CPPUNIT_ASSERT_MESSAGE(marker, marker.rfind("exit status 0", 0) == 0 ||
@@ -329,6 +336,27 @@ public:
         ctl.closeFd("tap-hot0");
         ctl.quit();
         d.expectCleanEnd();
+    }
+
+    void testLaunchTimeoutCancelsStart()
+    {
+        // QEMU without a monitor: the supervisor would wait 20 s for it.
+        Domain d;
+        d.cfg.argv.resize(d.cfg.argv.size() - 4);
+        auto t0 = steady_clock::now();
+        try {
+            d.launch({}, milliseconds(500));
+            CPPUNIT_FAIL("expected a timeout");
+        } catch (const vd::Error &e) {
+            CPPUNIT_ASSERT_EQUAL(VIR_ERR_OPERATION_TIMEOUT, e.code());
+        }
+        // The CLI's give-up cancelled the start: QEMU stopped, teardown ran,
+        // nothing left - well before the monitor timeout.
+        CPPUNIT_ASSERT(steady_clock::now() - t0 < seconds(10));
+        CPPUNIT_ASSERT_MESSAGE(d.supervisorLog(), exists(d.marker()));
+        CPPUNIT_ASSERT(d.supervisorLog().find("was cancelled") != std::string::npos);
+        CPPUNIT_ASSERT(!exists(d.cfg.stateFile));
+        CPPUNIT_ASSERT(!exists(d.cfg.controlSocket));
     }
 
     void testBadConfig()

@@ -3,6 +3,7 @@
 #include <config.h>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 
@@ -23,6 +24,7 @@ class VirtDirectConfigTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testUndefine);
     CPPUNIT_TEST(testUnknownDomain);
     CPPUNIT_TEST(testUsageErrors);
+    CPPUNIT_TEST(testDomxmlToNative);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -166,6 +168,28 @@ public:
         r = vd({"list", "--bogus"});
         CPPUNIT_ASSERT_EQUAL(1, r.status);
         CPPUNIT_ASSERT_EQUAL(0, vd({"--help"}).status);
+    }
+
+    void testDomxmlToNative()
+    {
+        if (::access("/usr/bin/qemu-system-x86_64", X_OK) != 0)
+            vd::test::skip("qemu-system-x86_64 is not installed");
+        auto r = vd({"domxml-to-native", "qemu-argv", data("guest1.xml")});
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(r.err, 0, r.status);
+        // Source and mode are shown, the fds are the ones start would use,
+        // and a NIC without <mac> gets a generated one.
+        CPPUNIT_ASSERT_MESSAGE(r.out, r.out.find("# net0: macvtap on veth0, mode bridge, tap fd 3") !=
+                                          std::string::npos);
+        CPPUNIT_ASSERT_MESSAGE(r.out, r.out.find("\"fd\":\"4\"") != std::string::npos);
+        CPPUNIT_ASSERT_MESSAGE(r.out, r.out.find("mac=52:54:00:") != std::string::npos);
+        CPPUNIT_ASSERT_MESSAGE(r.out, r.out.find("mac=52:54:00:aa:bb:02") != std::string::npos);
+        // Nothing was defined or created.
+        CPPUNIT_ASSERT(!std::filesystem::exists(configDir()));
+
+        r = vd({"domxml-to-native", "qemu-argv", data("bad-mode.xml")});
+        CPPUNIT_ASSERT_EQUAL(1, r.status);
+        r = vd({"domxml-to-native", "xen-xm", data("guest1.xml")});
+        CPPUNIT_ASSERT_EQUAL(1, r.status);
     }
 
 private:

@@ -2,11 +2,13 @@
 #include <config.h>
 
 #include <iostream>
+#include <algorithm>
 #include <set>
 
 #include "conf/domain_store.h"
 #include "conf/domain_validate.h"
 #include "conf/domain_xml.h"
+#include "qemu/qemu_process.h"
 #include "util/virerror.h"
 #include "util/virfile.h"
 #include "vdcommands.h"
@@ -86,10 +88,23 @@ int cmdList(Context &ctx, const Args &args)
 {
     DomainStore store(ctx.paths);
     Table table({_("Id"), _("Name"), _("State")});
-    bool all = args.has("all") || args.has("inactive");
-    if (all) {
+    bool inactiveOnly = args.has("inactive");
+    bool all = args.has("all");
+    // Running domains first, by id, like virsh; then the inactive ones.
+    std::vector<std::pair<int, std::string>> running;
+    for (const auto &rd : qemu::runningDomains(ctx.paths))
+        running.emplace_back(rd.id, rd.name);
+    std::sort(running.begin(), running.end());
+    std::set<std::string> runningNames;
+    for (const auto &[id, name] : running) {
+        runningNames.insert(name);
+        if (!inactiveOnly)
+            table.addRow({std::to_string(id), name, _("running")});
+    }
+    if (all || inactiveOnly) {
         for (const auto &name : store.definedNames())
-            table.addRow({"-", name, _("shut off")});
+            if (!runningNames.count(name))
+                table.addRow({"-", name, _("shut off")});
     }
     ctx.out << table.render() << "\n";
     return 0;
@@ -99,6 +114,12 @@ int cmdDumpxml(Context &ctx, const Args &args)
 {
     const std::string &name = args.positional[0];
     DomainStore store(ctx.paths);
+    if (!args.has("inactive")) {
+        if (auto rd = qemu::findRunningDomain(ctx.paths, name)) {
+            ctx.out << conf::formatDomainXML(*rd->live, 0);
+            return 0;
+        }
+    }
     requireDefined(ctx, store, name);
     auto def = store.loadConfig(name);
     ctx.out << conf::formatDomainXML(*def, conf::FORMAT_INACTIVE);
@@ -122,6 +143,6 @@ std::vector<Command> configCommands()
     };
 }
 
-std::vector<Command> nativeCommands() { return {}; }
+
 
 } // namespace vd::tools

@@ -4,5 +4,7 @@ tools_virt_direct_SOURCES = \
 	tools/virt-direct.cc \
 	tools/vdcommands.h \
 	tools/vdtable.h tools/vdtable.cc \
-	tools/cmd_config.cc
-tools_virt_direct_LDADD = src/conf/libvd_conf.a src/util/libvd_util.a $(VD_LIBS)
+	tools/cmd_config.cc \
+	tools/cmd_native.cc \
+	tools/cmd_domain.cc
+tools_virt_direct_LDADD = src/qemu/libvd_qemu.a src/conf/libvd_conf.a src/util/libvd_util.a $(VD_LIBS)

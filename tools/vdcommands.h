@@ -30,7 +30,7 @@ struct Args {
 
 struct Command {
     const char *name;
-    const char *synopsis; // untranslated usage line
+    const char *synopsis; // untranslated usage line; null = hidden command
     const char *help;     // translatable one-line description (N_())
     std::vector<std::string> flags;       // accepted --flags
     std::vector<std::string> valueOptions; // accepted --opt VALUE
@@ -42,5 +42,6 @@ struct Command {
 // Registered by the cmd_*.cc files.
 std::vector<Command> configCommands();
 std::vector<Command> nativeCommands();
+std::vector<Command> domainCommands();
 
 } // namespace vd::tools

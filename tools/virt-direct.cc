@@ -29,6 +29,8 @@ namespace {
 std::vector<Command> allCommands()
 {
     std::vector<Command> all = configCommands();
+    for (auto &c : domainCommands())
+        all.push_back(std::move(c));
     for (auto &c : nativeCommands())
         all.push_back(std::move(c));
     return all;
@@ -43,6 +45,8 @@ void printUsage(std::ostream &out, const std::vector<Command> &commands)
         << "  -V, --version  " << _("show the version") << "\n\n"
         << _("Commands:") << "\n";
     for (const auto &c : commands) {
+        if (!c.synopsis)
+            continue;
         std::string syn = c.synopsis;
         out << "  " << syn;
         if (syn.size() < 40)
@@ -94,7 +98,7 @@ Args parseArgs(const Command &cmd, const std::vector<std::string> &words)
     if (args.positional.size() < cmd.minArgs)
         throw Error(VIR_ERR_INVALID_ARG,
                     strprintf(_("command '%s' requires more arguments; usage: %s"), cmd.name,
-                              cmd.synopsis));
+                              cmd.synopsis ? cmd.synopsis : cmd.name));
     if (args.positional.size() > cmd.maxArgs)
         throw Error(VIR_ERR_INVALID_ARG,
                     strprintf(_("unexpected data '%s'"), args.positional[cmd.maxArgs].c_str()));

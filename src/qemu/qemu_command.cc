@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 
+#include "conf/domain_validate.h"
 #include "conf/domain_xml.h"
 #include "qemu/qemu_alias.h"
 #include "qemu/qemu_domain_address.h"
@@ -878,16 +879,31 @@ std::vector<std::string> buildCommandLine(DomainDef &def, const QemuCaps &caps,
     return Builder(def, caps, nets, opts, warnings).build();
 }
 
+// Like libvirt, a NIC without <mac> gets a generated one, so the printed
+// command line is complete.
+static std::unique_ptr<DomainDef> parseForNative(const std::string &xml)
+{
+    auto def = conf::parseAndValidateDomainXML(xml, conf::PARSE_INACTIVE, false);
+    conf::assignMacAddresses(*def, {});
+    return def;
+}
+
+void checkNativeFormat(const std::string &format)
+{
+    if (format != nativeFormatQemuArgv)
+        raiseUnsupported(strprintf(_("Unsupported config type %s"), format.c_str()));
+}
+
 std::string domainXMLToNative(const std::string &xml, const vd::Paths &paths,
                               const QemuCaps &caps)
 {
-    auto def = conf::parseAndValidateDomainXML(xml, conf::PARSE_INACTIVE, false);
+    auto def = parseForNative(xml);
     return domainDefToNative(*def, paths, caps, hostVhostNetAvailable(), hostKvmUsable());
 }
 
 std::string domainXMLToNative(const std::string &xml, const vd::Paths &paths)
 {
-    auto def = conf::parseAndValidateDomainXML(xml, conf::PARSE_INACTIVE, false);
+    auto def = parseForNative(xml);
     QemuCapsCache cache(paths);
     QemuCaps caps = cache.get(findEmulator(def->emulator, def->os.arch));
     return domainDefToNative(*def, paths, caps, hostVhostNetAvailable(), hostKvmUsable());

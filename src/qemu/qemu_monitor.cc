@@ -342,6 +342,19 @@ std::optional<JsonValue> Monitor::waitForEvent(const std::string &name, Ms timeo
     }
 }
 
+bool Monitor::waitForClose(Ms timeout)
+{
+    auto deadline = Clock::now() + timeout;
+    while (!closed_) {
+        if (!fillBuffer(msLeft(deadline)) && Clock::now() >= deadline)
+            return false;
+        while (auto msg = popLine())
+            if (msg->isObject() && msg->has("event"))
+                pushEvent(std::move(*msg));
+    }
+    return true;
+}
+
 void Monitor::sendFd(const std::string &name, int fd)
 {
     execute("getfd", JsonValue::object({{"fdname", name}}), fd);
@@ -401,6 +414,36 @@ bool Monitor::deviceRealized(const std::string &id)
             return false;
         throw;
     }
+}
+
+void Monitor::replaceHubBackend(int hubId, const std::string &hubportId,
+                                const std::string &tapId, int tapFd)
+{
+    // The port first: it references the tap.
+    for (const std::string &id : {hubportId, tapId}) {
+        try {
+            netdevDel(id);
+        } catch (const MonitorError &e) {
+            // Already gone is fine; anything else is not.
+            if (e.qmpClass() != "DeviceNotFound" &&
+                e.desc().find("not found") == std::string::npos)
+                throw;
+        }
+    }
+    std::string fdName = "fd-" + tapId;
+    sendFd(fdName, tapFd);
+    try {
+        netdevAdd(JsonValue::object({{"type", "tap"}, {"id", tapId}, {"fd", fdName}}));
+    } catch (const Error &) {
+        // netdev_add consumes the named fd only on success.
+        try {
+            closeFd(fdName);
+        } catch (const Error &) {
+        }
+        throw;
+    }
+    netdevAdd(JsonValue::object(
+        {{"type", "hubport"}, {"id", hubportId}, {"hubid", hubId}, {"netdev", tapId}}));
 }
 
 void Monitor::netdevAdd(const JsonValue &arguments) { execute("netdev_add", arguments); }

@@ -95,6 +95,10 @@ public:
     // buffered); nullopt on timeout or when the connection closed.
     std::optional<JsonValue> waitForEvent(const std::string &name, Ms timeout);
 
+    // Wait until the peer closes the connection (events are buffered);
+    // false on timeout.
+    bool waitForClose(Ms timeout);
+
     // ---- helpers for the commands virt-direct uses ----
 
     // getfd: hand `fd` to QEMU under `name`, to be used as netdev_add's fd.
@@ -114,6 +118,15 @@ public:
     std::vector<std::pair<std::string, std::string>> peripheralDevices();
     // Whether device `id` exists and is realized (qom-get .../realized).
     bool deviceRealized(const std::string &id);
+    // Put a new tap backend behind a NIC that sits on a hub: the NIC's
+    // netdev is `-netdev hubport,hubid=H`, the tap `tapId` is joined to hub H
+    // by the hubport `hubportId`.  QEMU cannot swap a NIC's own backend, but
+    // it can replace a hub port: this removes hubportId and tapId (when
+    // present), hands `tapFd` over with getfd, adds the tap and joins it to
+    // hub H.  The guest sees no hotplug; traffic resumes on the new tap
+    // (used when a macvtap was re-created after its parent came back).
+    void replaceHubBackend(int hubId, const std::string &hubportId, const std::string &tapId,
+                           int tapFd);
     void netdevAdd(const JsonValue &arguments);
     void netdevDel(const std::string &id);
     void deviceAdd(const JsonValue &arguments);

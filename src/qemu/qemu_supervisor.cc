@@ -45,6 +45,7 @@ JsonValue SupervisorConfig::toJson() const
                               {"startupCommands", cmds},
                               {"monitorTimeoutMs", monitorTimeout.count()},
                               {"shutdownTimeoutMs", shutdownTimeout.count()},
+                              {"holdPassFds", holdPassFds},
                               {"state", state}});
 }
 
@@ -76,6 +77,8 @@ SupervisorConfig SupervisorConfig::fromJson(const JsonValue &json)
         c.monitorTimeout = milliseconds(t->asInt());
     if (const JsonValue *t = json.find("shutdownTimeoutMs"))
         c.shutdownTimeout = milliseconds(t->asInt());
+    if (const JsonValue *h = json.find("holdPassFds"))
+        c.holdPassFds = h->asBool();
     if (const JsonValue *s = json.find("state"))
         c.state = *s;
     return c;
@@ -214,16 +217,33 @@ void Supervisor::start()
     log("starting " + cmd.toString());
     qemu_ = cmd.spawn();
     qemu_.setTerminateGrace(config_.shutdownTimeout);
-    // QEMU holds the tap fds now.  Our copies would keep the macvtaps'
-    // queues referenced after QEMU's exit.
-    for (int fd : config_.passFds)
-        close(fd);
+    // QEMU holds the tap fds now.  With holdPassFds we keep our copies: the
+    // kernel's release of a macvtap queue costs ~10 ms per fd, and if QEMU
+    // held the last reference it would pay that serially while exiting.
+    // The teardown releases them in parallel instead (takeHeldFds()).
+    for (int fd : config_.passFds) {
+        if (config_.holdPassFds)
+            heldFds_.emplace_back(fd);
+        else
+            close(fd);
+    }
 
     try {
-        monitor_ = std::make_unique<Monitor>(Monitor::connect(
-            config_.monitorSocket, config_.monitorTimeout, [this] { return !qemu_.tryWait(); }));
+        monitor_ = std::make_unique<Monitor>(
+            Monitor::connect(config_.monitorSocket, config_.monitorTimeout, [this] {
+                // SIGTERM/SIGINT wait in the signalfd until the loop runs;
+                // honour them now, so a cancelled start still tears down.
+                sigset_t pending;
+                if (sigpending(&pending) == 0 &&
+                    (sigismember(&pending, SIGTERM) || sigismember(&pending, SIGINT)))
+                    throw Error(VIR_ERR_OPERATION_ABORTED,
+                                strprintf(_("start of domain '%s' was cancelled"),
+                                          config_.name.c_str()),
+                                VIR_FROM_QEMU);
+                return !qemu_.tryWait();
+            }));
     } catch (const Error &e) {
-        if (qemu_.tryWait()) {
+        if (e.code() != VIR_ERR_OPERATION_ABORTED && qemu_.tryWait()) {
             // libvirt's wording, with QEMU's own explanation from its log.
             raiseInternal(strprintf(_("process exited while connecting to monitor: %s"),
                                     logTail(config_.qemuLog).c_str()));
@@ -272,9 +292,8 @@ void Supervisor::finish()
     if (tornDown_)
         return;
     tornDown_ = true;
-    for (auto &c : controlClients_)
-        loop_.remove(c->watch);
-    controlClients_.clear();
+    // No new control clients; the connected ones stay until the end, so
+    // their EOF tells them that teardown is complete (see vd-destroy).
     if (controlWatch_)
         loop_.remove(controlWatch_);
     controlListener_.reset();
@@ -289,6 +308,9 @@ void Supervisor::finish()
     // QEMU removes its socket on a clean exit, not when killed.
     unlinkIfSet(config_.monitorSocket);
     unlinkIfSet(config_.stateFile);
+    for (auto &c : controlClients_)
+        loop_.remove(c->watch);
+    controlClients_.clear();
 }
 
 void Supervisor::onQemuExit(const ExitStatus &status)
@@ -596,7 +618,9 @@ LaunchedDomain launchSupervisor(Command supervisorCommand, const SupervisorConfi
                                 cfg.name.c_str(),
                                 st ? st->describe().c_str() : _("still running")));
     }
-    // The Child's destructor terminates the supervisor, which destroys QEMU.
+    // The Child's destructor terminates the supervisor (SIGTERM cancels the
+    // start: it stops QEMU and tears down); allow time for that.
+    child.setTerminateGrace(cfg.shutdownTimeout + seconds(5));
     throw Error(VIR_ERR_OPERATION_TIMEOUT,
                 strprintf(_("domain '%s' did not start within %lld ms"), cfg.name.c_str(),
                           static_cast<long long>(timeout.count())),

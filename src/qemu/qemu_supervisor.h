@@ -24,6 +24,9 @@
 // to QEMU, e.g. for getfd), except the supervisor's own:
 //   vd-query-state   the runtime state (as in the state file)
 //   vd-destroy       SIGTERM to QEMU, SIGKILL after the shutdown timeout
+// Control connections stay open until teardown has finished and the state
+// file is gone, so a client that waits for EOF (Monitor::waitForClose)
+// after vd-destroy or quit knows the domain is completely cleaned up.
 #pragma once
 
 #include <chrono>
@@ -57,6 +60,9 @@ struct SupervisorConfig {
     std::vector<JsonValue> startupCommands;
     std::chrono::milliseconds monitorTimeout{30000};  // QEMU up and QMP ready
     std::chrono::milliseconds shutdownTimeout{10000}; // SIGTERM -> SIGKILL
+    // Keep our copies of passFds open while QEMU runs, so QEMU's exit does
+    // not release the macvtap queues one by one; the teardown takes them.
+    bool holdPassFds = false;
     // Opaque to the supervisor: copied into the state file under "state"
     // and available to the teardown callback (e.g. the macvtaps created).
     JsonValue state = JsonValue::object();
@@ -84,6 +90,8 @@ public:
     // Valid between ready and QEMU's exit.
     Monitor *monitor() { return monitor_.get(); }
     Child &qemu() { return qemu_; }
+    // The copies of passFds kept with holdPassFds (for the teardown).
+    std::vector<UniqueFd> takeHeldFds() { return std::move(heldFds_); }
 
     // Start QEMU, connect, run the start-up commands, write the state file,
     // serve the control socket, then report on `readyFd` one JSON line:
@@ -119,6 +127,7 @@ private:
     EventLoop::WatchId monitorWatch_ = 0, controlWatch_ = 0, killTimer_ = 0;
     std::optional<ExitStatus> exitStatus_;
     Teardown teardown_;
+    std::vector<UniqueFd> heldFds_;
     bool tornDown_ = false;
 };
 

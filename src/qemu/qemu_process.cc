@@ -1,0 +1,459 @@
+#include <config.h>
+
+#include "qemu/qemu_process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <filesystem>
+#include <thread>
+
+#include "conf/domain_xml.h"
+#include "qemu/qemu_capabilities.h"
+#include "qemu/qemu_command.h"
+#include "qemu/qemu_monitor.h"
+#include "qemu/qemu_supervisor.h"
+#include "util/virerror.h"
+#include "util/virfile.h"
+#include "util/virjson.h"
+#include "util/virnetdevnamepool.h"
+#include "util/virnetlink.h"
+
+namespace vd::qemu {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+namespace {
+
+std::string statePath(const Paths &p, const std::string &n) { return p.runDir + "/" + n + ".state.json"; }
+std::string controlPath(const Paths &p, const std::string &n) { return p.runDir + "/" + n + ".ctl"; }
+std::string logPath(const Paths &p, const std::string &n) { return p.runDir + "/" + n + ".log"; }
+std::string netdevStateDir(const Paths &p) { return p.runDir + "/netdev"; }
+
+void removeQuietly(const std::string &path) { ::unlink(path.c_str()); }
+
+void removeRuntimeFiles(const Paths &paths, const std::string &name)
+{
+    removeQuietly(paths.domainRunPath(name));
+    removeQuietly(statePath(paths, name));
+    removeQuietly(controlPath(paths, name));
+    removeQuietly(qmpSocketPath(paths, name));
+}
+
+// A pid names our process only if its command line says so: guards the
+// pid checks against pid reuse after a crash.
+bool processMatches(pid_t pid, const std::string &needle)
+{
+    if (pid <= 0 || (::kill(pid, 0) < 0 && errno == ESRCH))
+        return false;
+    std::string cmdline;
+    try {
+        cmdline = readFile("/proc/" + std::to_string(pid) + "/cmdline");
+    } catch (const Error &) {
+        return false;
+    }
+    // A zombie has an empty command line: it is gone for our purposes.
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    return cmdline.find(needle) != std::string::npos;
+}
+
+std::string qemuNeedle(const std::string &name) { return "guest=" + name; }
+std::string supervisorNeedle(const std::string &name) { return "supervise " + name; }
+
+bool waitGone(pid_t pid, const std::string &needle, milliseconds timeout)
+{
+    auto deadline = Clock::now() + timeout;
+    while (processMatches(pid, needle)) {
+        if (Clock::now() > deadline)
+            return false;
+        std::this_thread::sleep_for(milliseconds(5));
+    }
+    return true;
+}
+
+JsonValue recordsToJson(const std::vector<MacvtapRecord> &records)
+{
+    JsonValue arr = JsonValue::array();
+    for (const auto &r : records)
+        arr.append(r.format());
+    return arr;
+}
+
+std::vector<MacvtapRecord> recordsFromJson(const JsonValue *arr)
+{
+    std::vector<MacvtapRecord> out;
+    if (!arr || !arr->isArray())
+        return out;
+    for (const auto &item : arr->asArray())
+        if (item.isString())
+            if (auto r = MacvtapRecord::parse(item.asString()))
+                out.push_back(*r);
+    return out;
+}
+
+// Domain ids, like libvirt's, count up for the lifetime of the run
+// directory; a short flock serialises concurrent starts.
+int allocateDomainId(const Paths &paths)
+{
+    makePath(paths.runDir, 0700);
+    std::string lockPath = paths.runDir + "/domain-ids";
+    UniqueFd fd(::open(lockPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!fd)
+        raiseSystem(errno, strprintf(_("cannot open '%s'"), lockPath.c_str()));
+    if (::flock(fd.get(), LOCK_EX) < 0)
+        raiseSystem(errno, strprintf(_("cannot lock '%s'"), lockPath.c_str()));
+    char buf[32] = {};
+    ssize_t n = ::pread(fd.get(), buf, sizeof(buf) - 1, 0);
+    int last = n > 0 ? std::atoi(buf) : 0;
+    std::string next = std::to_string(last + 1) + "\n";
+    if (::ftruncate(fd.get(), 0) < 0 ||
+        ::pwrite(fd.get(), next.data(), next.size(), 0) != static_cast<ssize_t>(next.size()))
+        raiseSystem(errno, strprintf(_("cannot write '%s'"), lockPath.c_str()));
+    return last + 1;
+}
+
+// Held while a domain is being started or cleaned up, so two commands
+// never work on the same domain's runtime state at once.
+class DomainLock {
+public:
+    DomainLock(const Paths &paths, const std::string &name)
+    {
+        makePath(paths.runDir, 0700);
+        std::string path = paths.runDir + "/" + name + ".lock";
+        fd_ = UniqueFd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+        if (!fd_ || ::flock(fd_.get(), LOCK_EX) < 0)
+            raiseSystem(errno, strprintf(_("cannot lock '%s'"), path.c_str()));
+    }
+
+private:
+    UniqueFd fd_;
+};
+
+struct StateFile {
+    pid_t supervisorPid = -1;
+    pid_t qemuPid = -1;
+    std::vector<MacvtapRecord> macvtaps;
+};
+
+std::optional<StateFile> readStateFile(const Paths &paths, const std::string &name)
+{
+    std::string text;
+    try {
+        text = readFile(statePath(paths, name));
+    } catch (const Error &) {
+        return std::nullopt;
+    }
+    StateFile st;
+    try {
+        JsonValue js = JsonValue::parse(text);
+        if (auto *p = js.find("supervisorPid"))
+            st.supervisorPid = static_cast<pid_t>(p->asInt());
+        if (auto *p = js.find("qemuPid"))
+            st.qemuPid = static_cast<pid_t>(p->asInt());
+        if (auto *s = js.find("state"))
+            st.macvtaps = recordsFromJson(s->find("macvtaps"));
+    } catch (const Error &) {
+        // A torn file can only come from a crash; treat it as stale.
+    }
+    return st;
+}
+
+// The supervisor is gone: finish its job.  Called under the domain lock.
+void cleanupStale(const Paths &paths, const std::string &name, const StateFile &st)
+{
+    if (processMatches(st.qemuPid, qemuNeedle(name))) {
+        ::kill(st.qemuPid, SIGKILL);
+        waitGone(st.qemuPid, qemuNeedle(name), milliseconds(5000));
+    }
+    teardownDomainHost(paths, name, st.macvtaps, {});
+}
+
+bool supervisorAlive(const StateFile &st, const std::string &name)
+{
+    return processMatches(st.supervisorPid, supervisorNeedle(name));
+}
+
+class PhaseTimer {
+public:
+    explicit PhaseTimer(const PhaseReporter &r) : report_(r), start_(Clock::now()) {}
+    void done(const std::string &phase)
+    {
+        auto now = Clock::now();
+        if (report_)
+            report_(phase, std::chrono::duration<double>(now - start_).count());
+        start_ = now;
+    }
+
+private:
+    const PhaseReporter &report_;
+    Clock::time_point start_;
+};
+
+std::vector<MacvtapRequest> macvtapRequests(const conf::DomainDef &def)
+{
+    std::vector<MacvtapRequest> reqs;
+    for (const auto &net : def.nets) {
+        MacvtapRequest r;
+        r.ifname = net.ifname;
+        r.parent = net.sourceDev;
+        r.mode = net.mode;
+        r.mac = net.mac;
+        r.mtu = net.mtu;
+        r.queues = std::max(1u, net.queues);
+        r.vnetHdr = net.model == "virtio";
+        reqs.push_back(std::move(r));
+    }
+    return reqs;
+}
+
+// QMP commands the supervisor runs before reporting ready: links that start
+// down, a check that every NIC is realized, then let the guest run.
+std::vector<JsonValue> startupCommands(const conf::DomainDef &def)
+{
+    std::vector<JsonValue> cmds;
+    for (const auto &alias : linkDownAliases(def))
+        cmds.push_back(JsonValue::object(
+            {{"execute", "set_link"},
+             {"arguments", JsonValue::object({{"name", alias}, {"up", false}})}}));
+    for (const auto &net : def.nets)
+        cmds.push_back(JsonValue::object(
+            {{"execute", "qom-get"},
+             {"arguments", JsonValue::object({{"path", "/machine/peripheral/" + net.info.alias},
+                                              {"property", "realized"}})}}));
+    cmds.push_back(JsonValue::object({{"execute", "cont"}}));
+    return cmds;
+}
+
+} // namespace
+
+int startDomain(const Paths &paths, conf::DomainDef &def, const StartOptions &opts)
+{
+    PhaseTimer timer(opts.phases);
+    DomainLock lock(paths, def.name);
+    if (auto st = readStateFile(paths, def.name)) {
+        if (supervisorAlive(*st, def.name))
+            throw Error(VIR_ERR_OPERATION_INVALID, _("domain is already running"), VIR_FROM_QEMU);
+        cleanupStale(paths, def.name, *st);
+    }
+
+    QemuCapsCache capsCache(paths);
+    QemuCaps caps = capsCache.get(findEmulator(def.emulator, def.os.arch));
+    checkDomainForQemu(def, caps);
+    prepareDomainForQemu(def, caps);
+    bool vhost = hostVhostNetAvailable();
+    auto plans = planNetFds(def, caps, vhost);
+    timer.done("prepare (capabilities, addresses)");
+
+    // Host NICs: one transaction; destroyed without commit() it rolls back.
+    NetlinkSocket sock;
+    NetdevNameState names(netdevStateDir(paths));
+    MacvtapOptions mopts;
+    mopts.owner = def.name;
+    mopts.state = &names;
+    MacvtapTransaction tx(sock, mopts);
+    auto &results = tx.prepare(macvtapRequests(def));
+    std::vector<MacvtapRecord> records;
+    for (size_t i = 0; i < results.size(); ++i) {
+        def.nets[i].ifname = results[i].record.ifname;
+        def.nets[i].ifindex = results[i].record.ifindex;
+        records.push_back(results[i].record);
+    }
+    // vhost-net fds, one per queue, when the plan uses them.
+    std::vector<UniqueFd> vhostFds;
+    std::vector<std::pair<int, int>> fdMap;
+    for (size_t i = 0; i < plans.size(); ++i) {
+        for (size_t q = 0; q < plans[i].tapFds.size(); ++q)
+            fdMap.emplace_back(plans[i].tapFds[q], results[i].tapFds.at(q).get());
+        for (int number : plans[i].vhostFds) {
+            UniqueFd fd(::open("/dev/vhost-net", O_RDWR | O_CLOEXEC));
+            if (!fd)
+                raiseSystem(errno, _("Unable to open /dev/vhost-net"));
+            fdMap.emplace_back(number, fd.get());
+            vhostFds.push_back(std::move(fd));
+        }
+    }
+    timer.done("host NIC setup");
+
+    CommandOptions copts;
+    copts.qmpSocketPath = qmpSocketPath(paths, def.name);
+    copts.startPaused = true;
+    copts.kvmUsable = hostKvmUsable();
+    std::vector<std::string> warnings;
+    auto argv = buildCommandLine(def, caps, plans, copts, &warnings);
+
+    def.id = allocateDomainId(paths);
+    // The live XML exists before QEMU does, so whoever tears down finds it.
+    struct LiveXmlGuard {
+        std::string path;
+        bool armed = true;
+        ~LiveXmlGuard() { if (armed) ::unlink(path.c_str()); }
+    } liveGuard{paths.domainRunPath(def.name)};
+    writeFileAtomic(liveGuard.path, conf::formatDomainXML(def, conf::FORMAT_STATUS), 0600);
+
+    SupervisorConfig sc;
+    sc.name = def.name;
+    sc.argv = argv;
+    for (const auto &[number, fd] : fdMap) {
+        (void)fd;
+        sc.passFds.push_back(number);
+    }
+    sc.monitorSocket = copts.qmpSocketPath;
+    sc.controlSocket = controlPath(paths, def.name);
+    sc.stateFile = statePath(paths, def.name);
+    sc.qemuLog = logPath(paths, def.name);
+    sc.startupCommands = startupCommands(def);
+    sc.holdPassFds = true;
+    sc.state = JsonValue::object({{"root", paths.root},
+                                  {"id", static_cast<int64_t>(def.id)},
+                                  {"macvtaps", recordsToJson(records)}});
+    Command supervisor(opts.supervisorProgram, {"supervise", def.name});
+    if (!paths.root.empty())
+        supervisor.addEnv("VIRT_DIRECT_ROOT=" + paths.root);
+    auto launched = launchSupervisor(std::move(supervisor), sc, fdMap, opts.timeout);
+    timer.done("QEMU to QMP ready");
+
+    // From here the supervisor owns the devices and their teardown.
+    tx.commit();
+    liveGuard.armed = false;
+    macvtapSetUp(sock, records);
+    launched.supervisor.detach();
+    timer.done("macvtaps up");
+    for (const auto &w : warnings)
+        std::fprintf(stderr, "%s\n", strprintf(_("warning: %s"), w.c_str()).c_str());
+    return def.id;
+}
+
+std::optional<RunningDomain> findRunningDomain(const Paths &paths, const std::string &name)
+{
+    auto st = readStateFile(paths, name);
+    if (!st)
+        return std::nullopt;
+    if (!supervisorAlive(*st, name)) {
+        DomainLock lock(paths, name);
+        // Re-check under the lock: another command may have cleaned up.
+        if (auto again = readStateFile(paths, name); again && !supervisorAlive(*again, name))
+            cleanupStale(paths, name, *again);
+        return std::nullopt;
+    }
+    RunningDomain rd;
+    rd.name = name;
+    rd.supervisorPid = st->supervisorPid;
+    rd.qemuPid = st->qemuPid;
+    rd.controlSocket = controlPath(paths, name);
+    rd.macvtaps = st->macvtaps;
+    try {
+        rd.live = conf::parseDomainXML(readFile(paths.domainRunPath(name)), conf::PARSE_LIVE);
+        rd.id = rd.live->id;
+    } catch (const Error &) {
+        // Being torn down right now.
+        return std::nullopt;
+    }
+    return rd;
+}
+
+std::vector<RunningDomain> runningDomains(const Paths &paths)
+{
+    std::vector<RunningDomain> domains;
+    std::error_code ec;
+    const std::string suffix = ".state.json";
+    for (const auto &e : std::filesystem::directory_iterator(paths.runDir, ec)) {
+        std::string f = e.path().filename().string();
+        if (f.size() > suffix.size() && f.compare(f.size() - suffix.size(), suffix.size(), suffix) == 0) {
+            std::string name = f.substr(0, f.size() - suffix.size());
+            if (auto rd = findRunningDomain(paths, name))
+                domains.push_back(std::move(*rd));
+        }
+    }
+    std::sort(domains.begin(), domains.end(),
+              [](const auto &a, const auto &b) { return a.name < b.name; });
+    return domains;
+}
+
+static RunningDomain requireRunning(const Paths &paths, const std::string &name)
+{
+    auto rd = findRunningDomain(paths, name);
+    if (!rd)
+        throw Error(VIR_ERR_OPERATION_INVALID, _("domain is not running"), VIR_FROM_QEMU);
+    return std::move(*rd);
+}
+
+static Monitor connectControl(const RunningDomain &rd)
+{
+    return Monitor::connect(rd.controlSocket, milliseconds(5000));
+}
+
+void destroyDomain(const Paths &paths, const std::string &name, milliseconds timeout)
+{
+    RunningDomain rd = requireRunning(paths, name);
+    try {
+        Monitor mon = connectControl(rd);
+        mon.execute("vd-destroy");
+    } catch (const Error &) {
+        // The supervisor may be exiting already; the wait below decides.
+    }
+    if (!waitGone(rd.supervisorPid, supervisorNeedle(name), timeout)) {
+        // A wedged supervisor: take over (kill it, then clean up ourselves).
+        ::kill(rd.supervisorPid, SIGKILL);
+        waitGone(rd.supervisorPid, supervisorNeedle(name), milliseconds(5000));
+    }
+    // Covers a supervisor that died without finishing its teardown.
+    findRunningDomain(paths, name);
+}
+
+void shutdownDomain(const Paths &paths, const std::string &name)
+{
+    RunningDomain rd = requireRunning(paths, name);
+    Monitor mon = connectControl(rd);
+    mon.systemPowerdown();
+}
+
+void setInterfaceLink(const Paths &paths, const std::string &name, const std::string &iface,
+                      bool up)
+{
+    RunningDomain rd = requireRunning(paths, name);
+    auto mac = MacAddr::parse(iface);
+    conf::NetDef *net = nullptr;
+    for (auto &n : rd.live->nets)
+        if (n.ifname == iface || (mac && n.mac == *mac))
+            net = &n;
+    if (!net)
+        throw Error(VIR_ERR_INVALID_ARG,
+                    strprintf(_("interface (dev: %s) not found"), iface.c_str()), VIR_FROM_QEMU);
+    Monitor mon = connectControl(rd);
+    mon.setLink(net->info.alias, up);
+    net->linkState = up ? conf::NetDef::LinkState::Up : conf::NetDef::LinkState::Down;
+    writeFileAtomic(paths.domainRunPath(name), conf::formatDomainXML(*rd.live, conf::FORMAT_STATUS),
+                    0600);
+}
+
+void teardownDomainHost(const Paths &paths, const std::string &name,
+                        const std::vector<MacvtapRecord> &records, std::vector<UniqueFd> heldFds)
+{
+    try {
+        NetlinkSocket sock;
+        NetdevNameState names(netdevStateDir(paths));
+        macvtapTeardown(sock, records, std::move(heldFds), &names, name);
+    } catch (const Error &e) {
+        std::fprintf(stderr, "%s\n", e.what());
+    }
+    removeRuntimeFiles(paths, name);
+}
+
+int supervisorProcessMain()
+{
+    return supervisorMain([](Supervisor &sup) {
+        sup.setTeardown([&sup](const SupervisorConfig &cfg, const ExitStatus &) {
+            const JsonValue &state = cfg.state;
+            std::string root = state.has("root") ? state.get("root").asString() : "";
+            teardownDomainHost(Paths::forRoot(root), cfg.name,
+                               recordsFromJson(state.find("macvtaps")), sup.takeHeldFds());
+        });
+    });
+}
+
+} // namespace vd::qemu

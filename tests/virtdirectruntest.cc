@@ -1,0 +1,344 @@
+// Running guests with the real CLI against the real kernel: start, destroy,
+// supervision and cleanup, inside a private network namespace (veth parent).
+// The guests have no OS (QEMU sits in its firmware); the end-to-end suite
+// with a booting guest is tests/e2e*.
+#include <config.h>
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "testcommand.h"
+#include "testnetns.h"
+#include "testutils.h"
+#include "util/virjson.h"
+
+namespace {
+
+using vd::test::RunResult;
+
+class VirtDirectRunTest : public CppUnit::TestFixture {
+    CPPUNIT_TEST_SUITE(VirtDirectRunTest);
+    CPPUNIT_TEST(testStartDestroy);
+    CPPUNIT_TEST(testCreateTransient);
+    CPPUNIT_TEST(testMissingSourceLeavesNothing);
+    CPPUNIT_TEST(testForeignMacvtapSkippedAndKept);
+    CPPUNIT_TEST(testUserNameCollisionKeepsForeignDevice);
+    CPPUNIT_TEST(testQemuKilled);
+    CPPUNIT_TEST(testSupervisorKilled);
+    CPPUNIT_TEST(testConcurrentStarts);
+    CPPUNIT_TEST(testSetLink);
+    CPPUNIT_TEST_SUITE_END();
+
+public:
+    void setUp() override
+    {
+        if (!vd::test::isRoot())
+            vd::test::skip("needs root for network namespaces");
+        if (::access("/usr/bin/qemu-system-x86_64", X_OK) != 0)
+            vd::test::skip("qemu-system-x86_64 is not installed");
+        ns_ = std::make_unique<vd::test::TestNetns>();
+        root_ = std::make_unique<vd::test::TempDir>();
+    }
+    void tearDown() override
+    {
+        // Stop whatever a failed test left running, by the pids we recorded.
+        for (const auto &name : started_)
+            vd({"destroy", name});
+        root_.reset();
+        ns_.reset();
+    }
+
+    RunResult vd(const std::vector<std::string> &args)
+    {
+        std::vector<std::string> argv{"/usr/sbin/ip", "netns", "exec", ns_->name(),
+                                      vd::test::buildDir() + "/tools/virt-direct", "--root",
+                                      root_->path()};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return vd::test::runProgram(argv);
+    }
+
+    // A domain with `nics` direct NICs on the namespace's veth parent.
+    std::string writeDomain(const std::string &name, unsigned nics,
+                            const std::string &extraNic = "")
+    {
+        std::string xml = "<domain type='qemu'>\n  <name>" + name +
+                          "</name>\n  <memory unit='MiB'>64</memory>\n  <vcpu>1</vcpu>\n"
+                          "  <os><type arch='x86_64' machine='pc'>hvm</type></os>\n"
+                          "  <devices>\n    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n";
+        for (unsigned i = 0; i < nics; ++i)
+            xml += "    <interface type='direct'><source dev='" + vd::test::TestNetns::parent() +
+                   "' mode='bridge'/><model type='virtio'/></interface>\n";
+        xml += extraNic;
+        xml += "  </devices>\n</domain>\n";
+        std::string path = root_->path() + "/" + name + ".xml";
+        std::ofstream(path) << xml;
+        return path;
+    }
+
+    void defineAndStart(const std::string &name, unsigned nics)
+    {
+        auto r = vd({"define", writeDomain(name, nics)});
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(r.err, 0, r.status);
+        r = vd({"start", name});
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(r.err, 0, r.status);
+        CPPUNIT_ASSERT_EQUAL("Domain '" + name + "' started\n\n", r.out);
+        started_.push_back(name);
+    }
+
+    std::vector<std::string> macvtaps()
+    {
+        std::vector<std::string> out;
+        for (const auto &l : ns_->links())
+            if (l.rfind("macvtap", 0) == 0 || l.rfind("mytap", 0) == 0)
+                out.push_back(l);
+        return out;
+    }
+
+    static std::string joined(const std::vector<std::string> &v)
+    {
+        std::string out;
+        for (const auto &s : v)
+            out += s + " ";
+        return out;
+    }
+
+    std::string runDir() const { return root_->path() + "/run/qemu"; }
+
+    // Runtime files of a domain that must not survive it.
+    void assertNoRuntimeState(const std::string &name)
+    {
+        for (const char *suffix : {".xml", ".state.json", ".ctl", ".qmp"})
+            CPPUNIT_ASSERT_MESSAGE(name + suffix,
+                                   !std::filesystem::exists(runDir() + "/" + name + suffix));
+        std::string names;
+        try {
+            names = vd::test::readText(runDir() + "/netdev/names");
+        } catch (const std::exception &) {
+        }
+        CPPUNIT_ASSERT_MESSAGE(names, names.find("\"" + name + "\"") == std::string::npos);
+    }
+
+    vd::JsonValue state(const std::string &name)
+    {
+        return vd::JsonValue::parse(vd::test::readText(runDir() + "/" + name + ".state.json"));
+    }
+
+    // Zombies count as gone: whoever reaps our detached supervisors (init,
+    // or a sandbox's pid 1) may take its time.
+    static bool alive(pid_t pid)
+    {
+        std::string stat;
+        try {
+            stat = vd::test::readText("/proc/" + std::to_string(pid) + "/stat");
+        } catch (const std::exception &) {
+            return false;
+        }
+        auto paren = stat.rfind(')');
+        return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] != 'Z';
+    }
+
+    void waitFor(const std::function<bool()> &cond, double seconds, const std::string &what)
+    {
+        auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(static_cast<int>(seconds * 1000));
+        while (!cond()) {
+            if (std::chrono::steady_clock::now() > deadline)
+                CPPUNIT_FAIL("timed out waiting for " + what);
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+    }
+
+    void testStartDestroy()
+    {
+        defineAndStart("g1", 2);
+        auto r = vd({"list"});
+        CPPUNIT_ASSERT_MESSAGE(r.out, r.out.find(" 1    g1     running") != std::string::npos);
+        CPPUNIT_ASSERT_EQUAL(size_t(2), macvtaps().size());
+
+        r = vd({"domiflist", "g1"});
+        CPPUNIT_ASSERT_EQUAL(0, r.status);
+        CPPUNIT_ASSERT_MESSAGE(r.out, r.out.find(" Interface   Type     Source   Model    MAC") == 0);
+        CPPUNIT_ASSERT_MESSAGE(r.out, r.out.find("macvtap") != std::string::npos);
+
+        r = vd({"dumpxml", "g1"});
+        CPPUNIT_ASSERT_MESSAGE(r.out, r.out.find("<domain type='qemu' id='1'>") == 0);
+        CPPUNIT_ASSERT_MESSAGE(r.out, r.out.find("<target dev='macvtap") != std::string::npos);
+        CPPUNIT_ASSERT_MESSAGE(r.out, r.out.find("<alias name='net1'/>") != std::string::npos);
+        CPPUNIT_ASSERT_MESSAGE(r.out, r.out.find("<address type='pci'") != std::string::npos);
+        r = vd({"dumpxml", "--inactive", "g1"});
+        CPPUNIT_ASSERT_MESSAGE(r.out, r.out.find("macvtap") == std::string::npos);
+
+        // A second start is refused and changes nothing.
+        r = vd({"start", "g1"});
+        CPPUNIT_ASSERT_EQUAL(1, r.status);
+        CPPUNIT_ASSERT_EQUAL(std::string("error: Requested operation is not valid: domain is "
+                                         "already running\n"),
+                             r.err);
+        CPPUNIT_ASSERT_EQUAL(size_t(2), macvtaps().size());
+
+        auto st = state("g1");
+        pid_t qemu = static_cast<pid_t>(st.get("qemuPid").asInt());
+        pid_t sup = static_cast<pid_t>(st.get("supervisorPid").asInt());
+        r = vd({"destroy", "g1"});
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(r.err, 0, r.status);
+        CPPUNIT_ASSERT_EQUAL(std::string("Domain 'g1' destroyed\n\n"), r.out);
+        CPPUNIT_ASSERT(!alive(qemu));
+        CPPUNIT_ASSERT(!alive(sup));
+        CPPUNIT_ASSERT(macvtaps().empty());
+        assertNoRuntimeState("g1");
+        r = vd({"list", "--all"});
+        CPPUNIT_ASSERT_MESSAGE(r.out, r.out.find(" -    g1     shut off") != std::string::npos);
+        r = vd({"destroy", "g1"});
+        CPPUNIT_ASSERT_EQUAL(1, r.status);
+    }
+
+    void testCreateTransient()
+    {
+        auto r = vd({"create", writeDomain("t1", 1)});
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(r.err, 0, r.status);
+        started_.push_back("t1");
+        r = vd({"list"});
+        CPPUNIT_ASSERT_MESSAGE(r.out, r.out.find("t1") != std::string::npos);
+        CPPUNIT_ASSERT_EQUAL(0, vd({"destroy", "t1"}).status);
+        r = vd({"list", "--all"});
+        CPPUNIT_ASSERT_MESSAGE(r.out, r.out.find("t1") == std::string::npos);
+        CPPUNIT_ASSERT(macvtaps().empty());
+    }
+
+    void testMissingSourceLeavesNothing()
+    {
+        std::string bad = "    <interface type='direct'><source dev='missing0' "
+                          "mode='bridge'/><model type='virtio'/></interface>\n";
+        CPPUNIT_ASSERT_EQUAL(0, vd({"define", writeDomain("bad", 2, bad)}).status);
+        auto r = vd({"start", "bad"});
+        CPPUNIT_ASSERT_EQUAL(1, r.status);
+        CPPUNIT_ASSERT_EQUAL(std::string("error: Unable to get index for interface missing0: "
+                                         "No such device\n"),
+                             r.err);
+        CPPUNIT_ASSERT(macvtaps().empty());
+        assertNoRuntimeState("bad");
+        // The names the failed start had taken are free for the next one.
+        defineAndStart("good", 2);
+        CPPUNIT_ASSERT_EQUAL(size_t(2), macvtaps().size());
+    }
+
+    void testForeignMacvtapSkippedAndKept()
+    {
+        ns_->ip({"link", "add", "link", vd::test::TestNetns::parent(), "name", "macvtap3", "type",
+                 "macvtap", "mode", "bridge"});
+        defineAndStart("g", 5);
+        auto r = vd({"domiflist", "g"});
+        std::set<std::string> ours;
+        for (int i = 0; i <= 6; ++i)
+            if (r.out.find(" macvtap" + std::to_string(i) + " ") != std::string::npos)
+                ours.insert("macvtap" + std::to_string(i));
+        CPPUNIT_ASSERT_MESSAGE(r.out, !ours.count("macvtap3"));
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(r.out, size_t(5), ours.size());
+        CPPUNIT_ASSERT_EQUAL(0, vd({"destroy", "g"}).status);
+        CPPUNIT_ASSERT_EQUAL(std::string("macvtap3 "), joined(macvtaps()));
+    }
+
+    void testUserNameCollisionKeepsForeignDevice()
+    {
+        ns_->ip({"link", "add", "link", vd::test::TestNetns::parent(), "name", "mytap0", "type",
+                 "macvtap", "mode", "bridge"});
+        std::string nic = "    <interface type='direct'><source dev='" +
+                          vd::test::TestNetns::parent() +
+                          "' mode='bridge'/><target dev='mytap0'/><model type='virtio'/></interface>\n";
+        CPPUNIT_ASSERT_EQUAL(0, vd({"define", writeDomain("u", 1, nic)}).status);
+        auto r = vd({"start", "u"});
+        CPPUNIT_ASSERT_EQUAL(1, r.status);
+        CPPUNIT_ASSERT_MESSAGE(r.err, r.err.find("mytap0") != std::string::npos);
+        CPPUNIT_ASSERT_EQUAL(std::string("mytap0 "), joined(macvtaps()));
+        assertNoRuntimeState("u");
+    }
+
+    void testQemuKilled()
+    {
+        defineAndStart("k", 2);
+        auto st = state("k");
+        pid_t qemu = static_cast<pid_t>(st.get("qemuPid").asInt());
+        pid_t sup = static_cast<pid_t>(st.get("supervisorPid").asInt());
+        CPPUNIT_ASSERT_EQUAL(0, ::kill(qemu, SIGKILL));
+        // The supervisor notices at once and tears everything down.
+        waitFor([&] { return macvtaps().empty() && !alive(sup); }, 1.0,
+                "cleanup after kill -9 of QEMU");
+        assertNoRuntimeState("k");
+        auto r = vd({"list", "--all"});
+        CPPUNIT_ASSERT_MESSAGE(r.out, r.out.find(" -    k      shut off") != std::string::npos);
+    }
+
+    void testSupervisorKilled()
+    {
+        defineAndStart("s", 2);
+        auto st = state("s");
+        pid_t qemu = static_cast<pid_t>(st.get("qemuPid").asInt());
+        pid_t sup = static_cast<pid_t>(st.get("supervisorPid").asInt());
+        CPPUNIT_ASSERT_EQUAL(0, ::kill(sup, SIGKILL));
+        waitFor([&] { return !alive(sup); }, 2.0, "supervisor to die");
+        // The next command that looks at the domain finds out and cleans up.
+        auto r = vd({"list", "--all"});
+        CPPUNIT_ASSERT_MESSAGE(r.out, r.out.find(" -    s      shut off") != std::string::npos);
+        waitFor([&] { return !alive(qemu); }, 5.0, "QEMU to be gone");
+        CPPUNIT_ASSERT(macvtaps().empty());
+        assertNoRuntimeState("s");
+    }
+
+    void testConcurrentStarts()
+    {
+        const int n = 10;
+        for (int i = 0; i < n; ++i)
+            CPPUNIT_ASSERT_EQUAL(0, vd({"define", writeDomain("c" + std::to_string(i), 2)}).status);
+        std::vector<RunResult> results(n);
+        std::vector<std::thread> threads;
+        for (int i = 0; i < n; ++i) {
+            started_.push_back("c" + std::to_string(i));
+            threads.emplace_back([&, i] { results[i] = vd({"start", "c" + std::to_string(i)}); });
+        }
+        for (auto &t : threads)
+            t.join();
+        for (int i = 0; i < n; ++i)
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(results[i].err, 0, results[i].status);
+        auto taps = macvtaps();
+        CPPUNIT_ASSERT_EQUAL(size_t(2 * n), taps.size());
+        CPPUNIT_ASSERT_EQUAL(taps.size(), std::set<std::string>(taps.begin(), taps.end()).size());
+        auto r = vd({"list"});
+        for (int i = 0; i < n; ++i)
+            CPPUNIT_ASSERT_MESSAGE(r.out, r.out.find("c" + std::to_string(i) + " ") != std::string::npos);
+        for (int i = 0; i < n; ++i)
+            CPPUNIT_ASSERT_EQUAL(0, vd({"destroy", "c" + std::to_string(i)}).status);
+        CPPUNIT_ASSERT(macvtaps().empty());
+    }
+
+    void testSetLink()
+    {
+        defineAndStart("l", 1);
+        auto r = vd({"domiflist", "l"});
+        auto pos = r.out.find(" macvtap");
+        CPPUNIT_ASSERT(pos != std::string::npos);
+        std::string ifname = r.out.substr(pos + 1, r.out.find(' ', pos + 1) - pos - 1);
+        CPPUNIT_ASSERT_EQUAL(ifname + " up\n", vd({"domif-getlink", "l", ifname}).out);
+        r = vd({"domif-setlink", "l", ifname, "down"});
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(r.err, 0, r.status);
+        CPPUNIT_ASSERT_EQUAL(ifname + " down\n", vd({"domif-getlink", "l", ifname}).out);
+        CPPUNIT_ASSERT(vd({"dumpxml", "l"}).out.find("<link state='down'/>") != std::string::npos);
+        CPPUNIT_ASSERT_EQUAL(0, vd({"domif-setlink", "l", ifname, "up"}).status);
+        CPPUNIT_ASSERT_EQUAL(1, vd({"domif-setlink", "l", "nosuch0", "up"}).status);
+    }
+
+private:
+    std::unique_ptr<vd::test::TestNetns> ns_;
+    std::unique_ptr<vd::test::TempDir> root_;
+    std::vector<std::string> started_;
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION(VirtDirectRunTest);
+
+} // namespace

@@ -1,0 +1,169 @@
+// Commands for running domains: start, create, destroy, shutdown, domiflist,
+// domif-setlink, domif-getlink, and the hidden supervise.
+#include <config.h>
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+
+#include "conf/domain_store.h"
+#include "conf/domain_validate.h"
+#include "conf/domain_xml.h"
+#include "qemu/qemu_process.h"
+#include "util/virerror.h"
+#include "util/virfile.h"
+#include "vdcommands.h"
+#include "vdtable.h"
+
+namespace vd::tools {
+namespace {
+
+std::string selfExecutable()
+{
+    char buf[4096];
+    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+    if (n <= 0)
+        raiseSystem(errno, _("cannot find the virt-direct executable"));
+    return std::string(buf, static_cast<size_t>(n));
+}
+
+qemu::StartOptions startOptions(Context &ctx, const Args &args)
+{
+    qemu::StartOptions opts;
+    opts.supervisorProgram = selfExecutable();
+    const char *debug = std::getenv("VIRT_DIRECT_DEBUG");
+    if (args.has("verbose") || (debug && *debug && std::string(debug) != "0")) {
+        opts.phases = [&ctx](const std::string &phase, double seconds) {
+            ctx.err << strprintf(_("phase %-36s %8.4f s"), phase.c_str(), seconds) << "\n";
+        };
+    }
+    return opts;
+}
+
+void start(Context &ctx, const Args &args, conf::DomainDef &def)
+{
+    qemu::startDomain(ctx.paths, def, startOptions(ctx, args));
+}
+
+int cmdStart(Context &ctx, const Args &args)
+{
+    const std::string &name = args.positional[0];
+    conf::DomainStore store(ctx.paths);
+    if (!store.isDefined(name)) {
+        ctx.err << strprintf(_("error: failed to get domain '%s'"), name.c_str()) << "\n";
+        conf::raiseNoDomain(name);
+    }
+    auto def = store.loadConfig(name);
+    conf::validateDomainDef(*def);
+    start(ctx, args, *def);
+    ctx.out << strprintf(_("Domain '%s' started"), name.c_str()) << "\n\n";
+    return 0;
+}
+
+int cmdCreate(Context &ctx, const Args &args)
+{
+    const std::string &file = args.positional[0];
+    conf::DomainStore store(ctx.paths);
+    auto def = conf::parseAndValidateDomainXML(readFile(file), conf::PARSE_INACTIVE, true);
+    conf::checkDomainName(def->name);
+    conf::assignMacAddresses(*def, store.macsInUse(def->name));
+    start(ctx, args, *def);
+    ctx.out << strprintf(_("Domain '%s' created from %s"), def->name.c_str(), file.c_str())
+            << "\n\n";
+    return 0;
+}
+
+int cmdDestroy(Context &ctx, const Args &args)
+{
+    const std::string &name = args.positional[0];
+    qemu::destroyDomain(ctx.paths, name);
+    ctx.out << strprintf(_("Domain '%s' destroyed"), name.c_str()) << "\n\n";
+    return 0;
+}
+
+int cmdShutdown(Context &ctx, const Args &args)
+{
+    const std::string &name = args.positional[0];
+    qemu::shutdownDomain(ctx.paths, name);
+    ctx.out << strprintf(_("Domain '%s' is being shutdown"), name.c_str()) << "\n\n";
+    return 0;
+}
+
+// The live definition when running, else the persistent one.
+std::unique_ptr<conf::DomainDef> currentDef(Context &ctx, const std::string &name)
+{
+    if (auto rd = qemu::findRunningDomain(ctx.paths, name))
+        return std::move(rd->live);
+    conf::DomainStore store(ctx.paths);
+    if (!store.isDefined(name)) {
+        ctx.err << strprintf(_("error: failed to get domain '%s'"), name.c_str()) << "\n";
+        conf::raiseNoDomain(name);
+    }
+    return store.loadConfig(name);
+}
+
+int cmdDomiflist(Context &ctx, const Args &args)
+{
+    auto def = currentDef(ctx, args.positional[0]);
+    Table table({_("Interface"), _("Type"), _("Source"), _("Model"), _("MAC")});
+    for (const auto &net : def->nets)
+        table.addRow({net.ifname.empty() ? "-" : net.ifname, "direct", net.sourceDev,
+                      net.model.empty() ? "-" : net.model, net.mac.str()});
+    ctx.out << table.render() << "\n";
+    return 0;
+}
+
+int cmdDomifSetlink(Context &ctx, const Args &args)
+{
+    const std::string &state = args.positional[2];
+    if (state != "up" && state != "down")
+        throw Error(VIR_ERR_INVALID_ARG,
+                    strprintf(_("invalid link state '%s'"), state.c_str()));
+    qemu::setInterfaceLink(ctx.paths, args.positional[0], args.positional[1], state == "up");
+    ctx.out << _("Device updated successfully") << "\n\n";
+    return 0;
+}
+
+int cmdDomifGetlink(Context &ctx, const Args &args)
+{
+    const std::string &iface = args.positional[1];
+    auto def = currentDef(ctx, args.positional[0]);
+    auto mac = MacAddr::parse(iface);
+    for (const auto &net : def->nets) {
+        if (net.ifname == iface || (mac && net.mac == *mac)) {
+            bool down = net.linkState == conf::NetDef::LinkState::Down;
+            ctx.out << iface << " " << (down ? "down" : "up") << "\n";
+            return 0;
+        }
+    }
+    throw Error(VIR_ERR_INVALID_ARG, strprintf(_("interface (dev: %s) not found"), iface.c_str()),
+                VIR_FROM_QEMU);
+}
+
+int cmdSupervise(Context &, const Args &) { return qemu::supervisorProcessMain(); }
+
+} // namespace
+
+std::vector<Command> domainCommands()
+{
+    return {
+        {"start", "start [--verbose] NAME", N_("start a (previously defined) inactive domain"),
+         {"verbose"}, {}, 1, 1, cmdStart},
+        {"create", "create [--verbose] FILE", N_("create a transient domain from an XML file"),
+         {"verbose"}, {}, 1, 1, cmdCreate},
+        {"destroy", "destroy NAME", N_("destroy (stop) a domain"), {}, {}, 1, 1, cmdDestroy},
+        {"shutdown", "shutdown NAME", N_("gracefully shut down a domain (ACPI power button)"),
+         {}, {}, 1, 1, cmdShutdown},
+        {"domiflist", "domiflist NAME", N_("list the domain's virtual interfaces"), {}, {}, 1, 1,
+         cmdDomiflist},
+        {"domif-setlink", "domif-setlink NAME IFACE up|down",
+         N_("set the link state of a virtual interface"), {}, {}, 3, 3, cmdDomifSetlink},
+        {"domif-getlink", "domif-getlink NAME IFACE",
+         N_("get the link state of a virtual interface"), {}, {}, 2, 2, cmdDomifGetlink},
+        // Internal: the per-domain supervisor process, exec'ed by start.
+        {"supervise", nullptr, nullptr, {}, {}, 1, 1, cmdSupervise},
+    };
+}
+
+} // namespace vd::tools
