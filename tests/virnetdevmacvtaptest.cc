@@ -120,6 +120,7 @@ class MacvtapTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testTrafficThroughTapFd);
     CPPUNIT_TEST(testSkipsNamesCreatedByIp);
     CPPUNIT_TEST(testEexistRetry);
+    CPPUNIT_TEST(testPoolExhausted);
     CPPUNIT_TEST(testConcurrentForeignCreator);
     CPPUNIT_TEST(testThreadsAllocateConcurrently);
     CPPUNIT_TEST(testTwoProcessesAllocateConcurrently);
@@ -453,6 +454,28 @@ public:
             auto done = tx.commit();
             macvtapTeardown(nl, recordsOf(done), takeFds(done), nullptr, "");
             CPPUNIT_ASSERT(findLink(nl, "macvtap1")); // the foreign one survives
+        });
+    }
+
+    void testPoolExhausted()
+    {
+        test::TestNetns ns;
+        ns.ip({"link", "add", "link", "vdp0", "name", "macvtap1", "type", "macvtap"});
+        ns.run([] {
+            NetlinkSocket nl;
+            auto before = linkNames(nl);
+            MacvtapOptions o;
+            o.poolLimit = 3; // macvtap0..2, one taken by ip
+            MacvtapTransaction tx(nl, std::move(o));
+            try {
+                tx.prepare({req(0), req(1), req(2)});
+                CPPUNIT_FAIL("more devices than names accepted");
+            } catch (const Error &e) {
+                CPPUNIT_ASSERT_EQUAL(VIR_ERR_INTERNAL_ERROR, e.code());
+                CPPUNIT_ASSERT_EQUAL(std::string("internal error: no free macvtap interface name "
+                                                 "for a device on vdp0"), std::string(e.what()));
+            }
+            CPPUNIT_ASSERT(before == linkNames(nl));
         });
     }
 
