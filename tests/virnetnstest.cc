@@ -19,6 +19,8 @@ class NetnsTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testRemovedAfterFailingBody);
     CPPUNIT_TEST(testRemovedOnSignal);
     CPPUNIT_TEST(testSysfsShowsTheNamespace);
+    CPPUNIT_TEST(testRunIpBigInputAndOutput);
+    CPPUNIT_TEST(testRunIpStopsReading);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -83,6 +85,33 @@ public:
         CPPUNIT_ASSERT_EQUAL(SIGTERM, WTERMSIG(status));
         CPPUNIT_ASSERT(!path.empty());
         CPPUNIT_ASSERT(!exists(path));
+    }
+
+    // Megabytes both ways must not deadlock on full pipes.
+    void testRunIpBigInputAndOutput()
+    {
+        vd::test::TestNetns ns(false);
+        std::string cmds;
+        for (int i = 0; i < 5000; ++i)
+            cmds += "link show lo\n";
+        std::string out;
+        CPPUNIT_ASSERT_EQUAL(0, vd::runIp({"-n", ns.name(), "-batch", "-"}, cmds, &out));
+        CPPUNIT_ASSERT(out.size() > 5000 * 50);
+    }
+
+    // ip gives up at the first bad line; the rest of our input hits EPIPE,
+    // which must neither kill us (SIGPIPE) nor hang.
+    void testRunIpStopsReading()
+    {
+        vd::test::TestNetns ns(false);
+        std::string cmds = "bogus command\n";
+        for (int i = 0; i < 100000; ++i)
+            cmds += "link show lo\n";
+        std::string out;
+        CPPUNIT_ASSERT(vd::runIp({"-n", ns.name(), "-batch", "-"}, cmds, &out) != 0);
+        sigset_t pending;
+        sigpending(&pending);
+        CPPUNIT_ASSERT(!sigismember(&pending, SIGPIPE));
     }
 
     void testSysfsShowsTheNamespace()

@@ -4,7 +4,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/mount.h>
@@ -53,29 +55,61 @@ int runIp(const std::vector<std::string> &args, const std::string &input, std::s
     inR.reset();
     outW.reset();
 
-    // ip reads all of stdin before it writes much, and batches here are
-    // small enough for the pipe, but write and read alternately anyway.
+    // Feed stdin and drain stdout together, so that neither side can block
+    // the other on a full pipe.  SIGPIPE (ip exiting before reading all its
+    // input) is blocked meanwhile and discarded afterwards: EPIPE is enough.
+    sigset_t pipeSet, oldSet;
+    sigemptyset(&pipeSet);
+    sigaddset(&pipeSet, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipeSet, &oldSet);
+    bool pipeWasPending = false;
+    {
+        sigset_t pending;
+        if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE))
+            pipeWasPending = true;
+    }
     size_t off = 0;
     std::string out;
-    while (off < input.size()) {
-        ssize_t n = ::write(inW.get(), input.data() + off, input.size() - off);
-        if (n < 0) {
+    if (input.empty())
+        inW.reset();
+    while (inW || outR) {
+        pollfd pfds[2];
+        nfds_t n = 0;
+        if (outR)
+            pfds[n++] = {outR.get(), POLLIN, 0};
+        if (inW)
+            pfds[n++] = {inW.get(), POLLOUT, 0};
+        if (::poll(pfds, n, -1) < 0) {
             if (errno == EINTR)
                 continue;
             break;
         }
-        off += static_cast<size_t>(n);
+        for (nfds_t i = 0; i < n; ++i) {
+            if (!pfds[i].revents)
+                continue;
+            if (outR && pfds[i].fd == outR.get()) {
+                char buf[4096];
+                ssize_t r = ::read(outR.get(), buf, sizeof(buf));
+                if (r > 0)
+                    out.append(buf, static_cast<size_t>(r));
+                else if (r == 0 || errno != EINTR)
+                    outR.reset();
+            } else if (inW && pfds[i].fd == inW.get()) {
+                ssize_t w = ::write(inW.get(), input.data() + off, input.size() - off);
+                if (w > 0)
+                    off += static_cast<size_t>(w);
+                if ((w < 0 && errno != EINTR && errno != EAGAIN) || off >= input.size())
+                    inW.reset(); // done, or ip stopped reading (EPIPE)
+            }
+        }
     }
-    inW.reset();
-    char buf[4096];
-    for (;;) {
-        ssize_t n = ::read(outR.get(), buf, sizeof(buf));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        out.append(buf, static_cast<size_t>(n));
+    if (!pipeWasPending) {
+        timespec zero{0, 0};
+        while (sigtimedwait(&pipeSet, nullptr, &zero) == SIGPIPE) {
+        }
     }
+    pthread_sigmask(SIG_SETMASK, &oldSet, nullptr);
+
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
