@@ -1,5 +1,8 @@
 #include <config.h>
 
+#include <optional>
+#include <vector>
+
 #include "testutils.h"
 #include "util/virbitmap.h"
 
@@ -12,6 +15,8 @@ class BitmapTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testNextClear);
     CPPUNIT_TEST(testGrowAndCount);
     CPPUNIT_TEST(testWordBoundaries);
+    CPPUNIT_TEST(testSparse);
+    CPPUNIT_TEST(testAgainstReference);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -86,6 +91,59 @@ public:
         CPPUNIT_ASSERT_EQUAL(size_t(63), *b.nextClear(0));
         CPPUNIT_ASSERT_EQUAL(size_t(128), *b.nextClear(64));
         CPPUNIT_ASSERT_EQUAL(size_t(127), b.count());
+    }
+
+    // Far-apart bits (a foreign "macvtap99999999") are cheap and scans
+    // cross the unallocated chunks between them.
+    void testSparse()
+    {
+        vd::Bitmap b;
+        b.set(3);
+        b.set(99999999);
+        CPPUNIT_ASSERT_EQUAL(size_t(100000000), b.size());
+        CPPUNIT_ASSERT_EQUAL(size_t(2), b.count());
+        CPPUNIT_ASSERT_EQUAL(size_t(99999999), *b.nextSet(4));
+        CPPUNIT_ASSERT_EQUAL(size_t(4), *b.nextClear(3));
+        CPPUNIT_ASSERT_EQUAL(size_t(5000), *b.nextClear(5000));
+        CPPUNIT_ASSERT(!b.nextClear(99999999));
+        CPPUNIT_ASSERT(!b.nextSet(100000000));
+        b.clear(99999999);
+        CPPUNIT_ASSERT(!b.nextSet(4));
+    }
+
+    // Random operations against a std::vector<bool> model.
+    void testAgainstReference()
+    {
+        vd::Bitmap b(20000);
+        std::vector<bool> ref(20000, false);
+        uint64_t x = 88172645463325252ull;
+        auto rnd = [&] {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            return x;
+        };
+        for (int i = 0; i < 4000; ++i) {
+            size_t bit = rnd() % 20000;
+            if (rnd() % 3)
+                b.set(bit), ref[bit] = true;
+            else
+                b.clear(bit), ref[bit] = false;
+            size_t from = rnd() % 20000;
+            std::optional<size_t> s, c;
+            for (size_t k = from; k < 20000; ++k) {
+                if (ref[k] && !s)
+                    s = k;
+                if (!ref[k] && !c)
+                    c = k;
+            }
+            CPPUNIT_ASSERT(s == b.nextSet(from));
+            CPPUNIT_ASSERT(c == b.nextClear(from));
+        }
+        size_t n = 0;
+        for (bool v : ref)
+            n += v;
+        CPPUNIT_ASSERT_EQUAL(n, b.count());
     }
 };
 

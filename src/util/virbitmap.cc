@@ -11,80 +11,96 @@ void Bitmap::grow(size_t nbits)
     if (nbits <= nbits_)
         return;
     nbits_ = nbits;
-    words_.resize((nbits + kWordBits - 1) / kWordBits, 0);
+    chunks_.resize((nbits + kChunkBits - 1) / kChunkBits);
 }
 
 void Bitmap::set(size_t bit)
 {
-    if (bit >= nbits_) {
-        // Grow geometrically so that setting bits in ascending order stays
-        // amortised O(1).
-        size_t want = bit + 1;
-        if (want < nbits_ * 2)
-            want = nbits_ * 2;
-        grow(want);
-    }
-    words_[bit / kWordBits] |= uint64_t{1} << (bit % kWordBits);
+    if (bit >= nbits_)
+        grow(bit + 1); // std::vector growth keeps this amortised O(1)
+    auto &chunk = chunks_[bit / kChunkBits];
+    if (!chunk)
+        chunk = std::make_unique<Chunk>(); // value-initialised: all clear
+    (*chunk)[(bit % kChunkBits) / kWordBits] |= uint64_t{1} << (bit % kWordBits);
 }
 
 void Bitmap::clear(size_t bit) noexcept
 {
-    if (bit < nbits_)
-        words_[bit / kWordBits] &= ~(uint64_t{1} << (bit % kWordBits));
+    if (bit >= nbits_)
+        return;
+    auto &chunk = chunks_[bit / kChunkBits];
+    if (chunk)
+        (*chunk)[(bit % kChunkBits) / kWordBits] &= ~(uint64_t{1} << (bit % kWordBits));
 }
 
 bool Bitmap::test(size_t bit) const noexcept
 {
-    return bit < nbits_ && (words_[bit / kWordBits] >> (bit % kWordBits)) & 1;
+    if (bit >= nbits_)
+        return false;
+    const auto &chunk = chunks_[bit / kChunkBits];
+    return chunk && ((*chunk)[(bit % kChunkBits) / kWordBits] >> (bit % kWordBits)) & 1;
 }
 
 void Bitmap::clearAll() noexcept
 {
-    for (auto &w : words_)
-        w = 0;
+    for (auto &c : chunks_)
+        c.reset();
 }
 
 std::optional<size_t> Bitmap::nextSet(size_t from) const noexcept
 {
     if (from >= nbits_)
         return std::nullopt;
-    size_t i = from / kWordBits;
-    uint64_t w = words_[i] & (~uint64_t{0} << (from % kWordBits));
-    for (;;) {
-        if (w) {
-            size_t bit = i * kWordBits + static_cast<size_t>(std::countr_zero(w));
-            return bit < nbits_ ? std::optional<size_t>(bit) : std::nullopt;
+    size_t c = from / kChunkBits;
+    size_t w = (from % kChunkBits) / kWordBits;
+    uint64_t mask = ~uint64_t{0} << (from % kWordBits);
+    for (; c < chunks_.size(); ++c, w = 0, mask = ~uint64_t{0}) {
+        if (!chunks_[c])
+            continue;
+        for (; w < kChunkWords; ++w, mask = ~uint64_t{0}) {
+            uint64_t bits = (*chunks_[c])[w] & mask;
+            if (bits) {
+                size_t bit = c * kChunkBits + w * kWordBits +
+                             static_cast<size_t>(std::countr_zero(bits));
+                return bit < nbits_ ? std::optional<size_t>(bit) : std::nullopt;
+            }
         }
-        if (++i >= words_.size())
-            return std::nullopt;
-        w = words_[i];
     }
+    return std::nullopt;
 }
 
 std::optional<size_t> Bitmap::nextClear(size_t from) const noexcept
 {
     if (from >= nbits_)
         return std::nullopt;
-    size_t i = from / kWordBits;
-    // Invert so that the same find-first-set logic applies; bits below
-    // `from` are masked out.
-    uint64_t w = ~words_[i] & (~uint64_t{0} << (from % kWordBits));
-    for (;;) {
-        if (w) {
-            size_t bit = i * kWordBits + static_cast<size_t>(std::countr_zero(w));
+    size_t c = from / kChunkBits;
+    size_t w = (from % kChunkBits) / kWordBits;
+    uint64_t mask = ~uint64_t{0} << (from % kWordBits);
+    for (; c < chunks_.size(); ++c, w = 0, mask = ~uint64_t{0}) {
+        if (!chunks_[c]) {
+            // An unallocated chunk is all clear: the first candidate in it.
+            size_t bit = c * kChunkBits + w * kWordBits + static_cast<size_t>(std::countr_zero(mask));
             return bit < nbits_ ? std::optional<size_t>(bit) : std::nullopt;
         }
-        if (++i >= words_.size())
-            return std::nullopt;
-        w = ~words_[i];
+        for (; w < kChunkWords; ++w, mask = ~uint64_t{0}) {
+            uint64_t bits = ~(*chunks_[c])[w] & mask;
+            if (bits) {
+                size_t bit = c * kChunkBits + w * kWordBits +
+                             static_cast<size_t>(std::countr_zero(bits));
+                return bit < nbits_ ? std::optional<size_t>(bit) : std::nullopt;
+            }
+        }
     }
+    return std::nullopt;
 }
 
 size_t Bitmap::count() const noexcept
 {
     size_t n = 0;
-    for (auto w : words_)
-        n += static_cast<size_t>(std::popcount(w));
+    for (const auto &c : chunks_)
+        if (c)
+            for (auto w : *c)
+                n += static_cast<size_t>(std::popcount(w));
     return n;
 }
 

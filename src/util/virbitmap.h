@@ -1,10 +1,17 @@
 // A growable bitmap of unsigned bit positions, scanned a 64-bit word at a
 // time.  The netdev name pool uses it to track which numbered names
 // (macvtap0, macvtap1, ...) are taken.
+//
+// Storage comes in 4096-bit chunks allocated when a bit in them is first
+// set: a pool whose ids are sparse (say a foreign "macvtap99999999" next to
+// macvtap0..99) pays for the chunks it touches (plus one pointer per 4096
+// bits), not for 10^8 bits.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -14,6 +21,8 @@ class Bitmap {
 public:
     Bitmap() = default;
     explicit Bitmap(size_t nbits) { grow(nbits); }
+    Bitmap(Bitmap &&) noexcept = default;
+    Bitmap &operator=(Bitmap &&) noexcept = default;
 
     // Number of addressable bits; bits beyond it read as clear.
     size_t size() const noexcept { return nbits_; }
@@ -27,7 +36,8 @@ public:
     void clearAll() noexcept;
 
     // First set / clear bit at or after `from` and below size(); nullopt if
-    // none.  Whole words are skipped with one comparison each.
+    // none.  Whole words (and unallocated chunks) are skipped with one
+    // comparison each.
     std::optional<size_t> nextSet(size_t from) const noexcept;
     std::optional<size_t> nextClear(size_t from) const noexcept;
 
@@ -36,7 +46,11 @@ public:
 
 private:
     static constexpr size_t kWordBits = 64;
-    std::vector<uint64_t> words_;
+    static constexpr size_t kChunkWords = 64;
+    static constexpr size_t kChunkBits = kWordBits * kChunkWords;
+    using Chunk = std::array<uint64_t, kChunkWords>;
+
+    std::vector<std::unique_ptr<Chunk>> chunks_; // null = all clear
     size_t nbits_ = 0;
 };
 
