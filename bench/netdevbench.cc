@@ -25,6 +25,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -139,6 +140,32 @@ void poolCase()
     printLine("name pool allocate (no I/O)", n, secs, 0, 0, 0, note);
 }
 
+// What the targets are checked against, per N.
+struct Result {
+    double setup = 0, ipCreate = 0, teardown = 0;
+    long setupProbes = 0;
+};
+std::map<size_t, Result> gResults;
+
+void printTargets()
+{
+    std::printf("\ntargets:\n");
+    if (gResults.count(82)) {
+        const Result &r = gResults[82];
+        std::printf("  setup of 82 within 2x of ip -batch create: %.2fx, %ld SIOCGIFFLAGS -> %s\n",
+                    r.setup / r.ipCreate, r.setupProbes,
+                    r.setup <= 2 * r.ipCreate && r.setupProbes == 0 ? "met" : "NOT met");
+        std::printf("  teardown of 82 (fds included) under 0.15 s: %.3f s -> %s\n", r.teardown,
+                    r.teardown < 0.15 ? "met" : "NOT met");
+    }
+    if (gResults.count(82) && gResults.count(1000)) {
+        const Result &a = gResults[82], &b = gResults[1000];
+        std::printf("  per-device cost 82 -> 1000: setup %.3f -> %.3f ms, teardown %.3f -> %.3f ms\n",
+                    a.setup * 1000 / 82, b.setup * 1000 / 1000, a.teardown * 1000 / 82,
+                    b.teardown * 1000 / 1000);
+    }
+}
+
 double median(std::vector<double> v)
 {
     std::sort(v.begin(), v.end());
@@ -218,6 +245,7 @@ void runCase(size_t n, const std::string &stateDir, unsigned reps, bool withSeri
         tdProbes = gSiocgifflags - p0;
     }
     printLine("virt-direct setup", n, median(ts), ipCreate, setupProbes, setupMsgs, "(names+create+fds+up)");
+    gResults[n] = {median(ts), ipCreate, median(tt), setupProbes};
     char note[96];
     std::snprintf(note, sizeof(note), "(fds+delete; %zu group, %zu single req)", rep.groupRequests,
                   rep.singleDeletes);
@@ -333,6 +361,7 @@ int main(int argc, char **argv)
                 poolCase();
                 for (size_t n : sizes)
                     runCase(n, tmpl + "/netdev", n >= 1000 ? 3 : 5, n <= 82, 20.0);
+                printTargets();
             } catch (const std::exception &e) {
                 std::fprintf(stderr, "netdevbench: %s\n", e.what());
                 rc = 1;
