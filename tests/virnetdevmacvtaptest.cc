@@ -120,6 +120,7 @@ class MacvtapTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testTrafficThroughTapFd);
     CPPUNIT_TEST(testSkipsNamesCreatedByIp);
     CPPUNIT_TEST(testEexistRetry);
+    CPPUNIT_TEST(testAltNamesAreTaken);
     CPPUNIT_TEST(testPoolExhausted);
     CPPUNIT_TEST(testConcurrentForeignCreator);
     CPPUNIT_TEST(testThreadsAllocateConcurrently);
@@ -454,6 +455,26 @@ public:
             auto done = tx.commit();
             macvtapTeardown(nl, recordsOf(done), takeFds(done), nullptr, "");
             CPPUNIT_ASSERT(findLink(nl, "macvtap1")); // the foreign one survives
+        });
+    }
+
+    // An alternative name blocks the same name for new devices; the dump
+    // shows it, so no EEXIST round trip is needed.
+    void testAltNamesAreTaken()
+    {
+        test::TestNetns ns;
+        ns.ip({"link", "property", "add", "dev", "vdp1", "altname", "macvtap0"});
+        ns.run([] {
+            NetlinkSocket nl;
+            auto before = netlinkStats().requests.load();
+            MacvtapTransaction tx(nl, {});
+            auto &res = tx.prepare({req(0)});
+            CPPUNIT_ASSERT_EQUAL(std::string("macvtap1"), res[0].record.ifname);
+            CPPUNIT_ASSERT_EQUAL(uint64_t(2), netlinkStats().requests.load() - before);
+            MacvtapRequest mine = req(1);
+            mine.ifname = "macvtap0";
+            MacvtapTransaction tx2(nl, {});
+            CPPUNIT_ASSERT_THROW(tx2.prepare({mine}), SystemError);
         });
     }
 

@@ -410,8 +410,11 @@ void MacvtapTransaction::createAll(const std::vector<MacvtapRequest> &requests)
     // ONE dump tells us the parents and every name already in use.
     std::vector<LinkInfo> links = dumpLinks(sock_);
     std::map<std::string, const LinkInfo *> byName;
-    for (const auto &l : links)
+    std::set<std::string> altNamesInUse;
+    for (const auto &l : links) {
         byName[l.name] = &l;
+        altNamesInUse.insert(l.altNames.begin(), l.altNames.end());
+    }
 
     std::set<std::string> reservedAll, reservedByOthers;
     if (locked) {
@@ -434,8 +437,11 @@ void MacvtapTransaction::createAll(const std::vector<MacvtapRequest> &requests)
         if (it != pools.end())
             return it->second;
         NamePool pool(prefix, opts_.poolLimit);
-        for (const auto &l : links)
+        for (const auto &l : links) {
             pool.markTaken(l.name);
+            for (const auto &alt : l.altNames)
+                pool.markTaken(alt);
+        }
         for (const auto &n : reservedAll)
             pool.markTaken(n);
         pool.setCursor(data.cursors[prefix]);
@@ -484,7 +490,8 @@ void MacvtapTransaction::createAll(const std::vector<MacvtapRequest> &requests)
                             VIR_FROM_NET);
             // The user's name is used as given; if it exists the start fails
             // and the existing device is not ours to touch.
-            if (byName.count(rq.ifname) || reservedByOthers.count(rq.ifname) || chosen.count(rq.ifname))
+            if (byName.count(rq.ifname) || altNamesInUse.count(rq.ifname) ||
+                reservedByOthers.count(rq.ifname) || chosen.count(rq.ifname))
                 raiseSystem(EEXIST, strprintf(_("error creating %s interface %s@%s (%s)"),
                                               macvtapKindName(rq.kind), rq.ifname.c_str(),
                                               rq.parent.c_str(), rq.mac.str().c_str()));

@@ -334,6 +334,13 @@ std::optional<LinkInfo> parseLinkMessage(const nlmsghdr *hdr)
     li.flags = ifi->ifi_flags;
     if (tb[IFLA_IFNAME])
         li.name = nla_get_string(tb[IFLA_IFNAME]);
+    if (tb[IFLA_PROP_LIST]) {
+        nlattr *a;
+        int rem;
+        nla_for_each_nested(a, tb[IFLA_PROP_LIST], rem)
+            if (nla_type(a) == IFLA_ALT_IFNAME)
+                li.altNames.emplace_back(nla_get_string(a));
+    }
     if (tb[IFLA_MTU])
         li.mtu = nla_get_u32(tb[IFLA_MTU]);
     if (tb[IFLA_MAX_MTU])

@@ -114,6 +114,7 @@ private:
 struct LinkInfo {
     int ifindex = 0;
     std::string name;
+    std::vector<std::string> altNames; // IFLA_ALT_IFNAME: they share the name space
     std::string kind;        // IFLA_INFO_KIND, e.g. "macvtap", "veth"; may be empty
     unsigned flags = 0;      // IFF_*
     unsigned mtu = 0;
