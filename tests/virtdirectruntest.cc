@@ -334,7 +334,7 @@ public:
         CPPUNIT_ASSERT_EQUAL(1, vd({"domif-setlink", "l", "nosuch0", "up"}).status);
     }
 
-    // The supervisor holds exactly: stdio (/dev/null), one reference per tap
+    // The supervisor holds exactly: stdio, one reference per tap
     // queue, its event loop (epoll, eventfd, signalfd, QEMU's pidfd), the QMP
     // connection and the control socket.  Anything more is a leak.
     void testSupervisorFds()
@@ -348,20 +348,23 @@ public:
         started_.push_back("f");
         pid_t sup = static_cast<pid_t>(state("f").get("supervisorPid").asInt());
         std::string fdDir = "/proc/" + std::to_string(sup) + "/fd";
-        size_t total = 0, taps = 0, sockets = 0, devnull = 0;
+        size_t total = 0, taps = 0, sockets = 0, devnull = 0, log = 0;
         std::string listing;
         for (const auto &e : std::filesystem::directory_iterator(fdDir)) {
             std::error_code ec;
             std::string target = std::filesystem::read_symlink(e.path(), ec).string();
             listing += e.path().filename().string() + " -> " + target + "\n";
             ++total;
-            taps += target.find("/tap") != std::string::npos;
+            taps += target.rfind("/dev/", 0) == 0 && target.find("tap") != std::string::npos;
             sockets += target.rfind("socket:", 0) == 0;
             devnull += target == "/dev/null";
+            log += target == runDir() + "/f.log";
         }
         CPPUNIT_ASSERT_EQUAL_MESSAGE(listing, size_t(5), taps); // 1 + 1 + 3 queues
         CPPUNIT_ASSERT_EQUAL_MESSAGE(listing, size_t(2), sockets);
-        CPPUNIT_ASSERT_EQUAL_MESSAGE(listing, size_t(3), devnull);
+        // stdin and stdout are /dev/null, stderr is the domain log.
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(listing, size_t(2), devnull);
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(listing, size_t(1), log);
         CPPUNIT_ASSERT_EQUAL_MESSAGE(listing, size_t(3 + 5 + 2 + 4), total);
     }
 

@@ -312,6 +312,8 @@ int startDomain(const Paths &paths, conf::DomainDef &def, const StartOptions &op
                                   {"id", static_cast<int64_t>(def.id)},
                                   {"macvtaps", recordsToJson(records)}});
     Command supervisor(opts.supervisorProgram, {"supervise", def.name});
+    // The supervisor's own messages go to the domain log, next to QEMU's.
+    supervisor.setLogFile(sc.qemuLog);
     if (!paths.root.empty())
         supervisor.addEnv("VIRT_DIRECT_ROOT=" + paths.root);
     auto launched = launchSupervisor(std::move(supervisor), sc, fdMap, opts.timeout);
