@@ -21,6 +21,7 @@
 #include <cstring>
 #include <sstream>
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -116,6 +117,7 @@ class MacvtapTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testMtu);
     CPPUNIT_TEST(testFdsAndMultiqueue);
     CPPUNIT_TEST(testTapNodeChoice);
+    CPPUNIT_TEST(testTapWaitIsBounded);
     CPPUNIT_TEST(testSetUp);
     CPPUNIT_TEST(testTrafficThroughTapFd);
     CPPUNIT_TEST(testSkipsNamesCreatedByIp);
@@ -314,6 +316,27 @@ public:
                 ++entries;
             }
             CPPUNIT_ASSERT_EQUAL(size_t(1), entries);
+        });
+    }
+
+    // A tap whose sysfs entry never appears fails after the bounded wait.
+    void testTapWaitIsBounded()
+    {
+        test::TestNetns ns;
+        ns.run([] {
+            auto t0 = std::chrono::steady_clock::now();
+            try {
+                macvtapOpenTap("nosuchtap", 4242, 1, true, "/dev", 100);
+                CPPUNIT_FAIL("tap of a missing device opened");
+            } catch (const SystemError &e) {
+                CPPUNIT_ASSERT_EQUAL(ENOENT, e.errnum());
+                std::string msg = e.what();
+                CPPUNIT_ASSERT_MESSAGE(msg, msg.find("nosuchtap") != std::string::npos);
+            }
+            auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now() - t0).count();
+            CPPUNIT_ASSERT(ms >= 100);
+            CPPUNIT_ASSERT(ms < 2000);
         });
     }
 
