@@ -30,6 +30,7 @@ started=0
 
 bold() { printf '\033[1m%s\033[0m\n' "$*"; }
 step() { printf '\n\033[1;34m$ %s\033[0m\n' "$*"; }
+heading() { printf '\n\033[1;34m-- %s\033[0m\n' "$*"; }
 note() { printf '\033[2m# %s\033[0m\n' "$*"; }
 in_ns() { ip netns exec "$ns" "$@"; }
 # virt-direct as a user would run it, inside the namespace.
@@ -103,7 +104,7 @@ step "cat demo-guest.xml"
 sed -n '/^<domain/,$p' "$root/demo-guest.xml"
 run_vd validate "$root/demo-guest.xml"
 
-step "a bad definition is refused and leaves nothing behind"
+heading "a bad definition is refused and leaves nothing behind"
 sed "s/mode='bridge'/mode='bogus'/" "$root/demo-guest.xml" > "$root/bad.xml"
 vd define "$root/bad.xml" || note "exit status $?"
 
@@ -119,7 +120,9 @@ fi
 # UDP listeners on the peers, bound before the guest boots.
 for i in 0 1; do
     peer=$([ $i = 0 ] && echo 192.0.2.1 || echo 198.51.100.1)
-    in_ns "$cache/udptool" recv "$peer" 5555 300 > "$root/udp$i.out" 2>&1 &
+    # Not through the in_ns function: a backgrounded function runs in a
+    # subshell, and $! would name that subshell instead of the listener.
+    ip netns exec "$ns" "$cache/udptool" recv "$peer" 5555 300 > "$root/udp$i.out" 2>&1 &
     listener_pids+=($!)
 done
 for i in 0 1; do
@@ -141,7 +144,7 @@ ip -n "$ns" -o -d link show type macvtap |
                                       if ($i == "macvtap" && $(i + 1) == "mode") mode = $(i + 2) }
            print "  " $2, mac, "mode " mode }'
 
-step "wait for the guest (TCG) to boot and reach both peers"
+heading "waiting for the guest (TCG) to boot and reach both peers"
 deadline=$((SECONDS + 180))
 until grep -q "VD-PING ok" "$root/demo-console.log" 2> /dev/null; do
     if [ $SECONDS -ge $deadline ] || ! kill -0 "$qemu_pid" 2> /dev/null; then

@@ -60,8 +60,13 @@ const std::string &guestKitProblem()
         return *problem;
     vd::Command build("sh", {vd::test::srcDir() + "/guest/build-guest.sh", guestCache()});
     auto out = build.run(std::chrono::seconds(600));
-    if (out.status.exited() && out.status.exitCode() == 77)
-        problem = "guest kit unavailable: " + out.output;
+    if (out.status.exited() && out.status.exitCode() == 77) {
+        // build-guest.sh says why on its last line ("build-guest: ...").
+        std::string why = out.output;
+        while (!why.empty() && why.back() == '\n')
+            why.pop_back();
+        problem = "guest kit unavailable: " + why.substr(why.rfind('\n') + 1);
+    }
     else if (!out.status.success())
         throw std::runtime_error("building the guest kit " + out.status.describe() + ":\n" +
                                  out.output);
@@ -104,7 +109,7 @@ public:
         if (::access("/usr/bin/qemu-system-x86_64", X_OK) != 0)
             vd::test::skip("qemu-system-x86_64 is not installed");
         if (!guestKitProblem().empty())
-            vd::test::skip(guestKitProblem().substr(0, guestKitProblem().find('\n', 80)));
+            vd::test::skip(guestKitProblem());
         ns_ = std::make_unique<vd::test::TestNetns>();
         root_ = std::make_unique<vd::test::TempDir>();
     }
