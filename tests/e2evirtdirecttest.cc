@@ -6,7 +6,10 @@
 // busybox initramfs built by tests/guest/build-guest.sh -- configures its
 // NICs from `vd.*` kernel parameters, pings an address on the other end of
 // each veth pair, sends a UDP datagram that a listener there must receive,
-// prints markers on its serial port (a <serial type='file'>) and powers off.
+// prints markers on its serial port and powers off.  The serial port is a
+// <serial type='file'>: the domain log <root>/run/qemu/NAME.log holds QEMU's
+// own output and the supervisor's notes (command line, QMP events, exit
+// status), not the guest's console.
 // Afterwards the domain must be shut off with nothing left: no macvtap, no
 // runtime file, no reserved name, no process.
 //
@@ -92,6 +95,8 @@ class E2eVirtDirectTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testTwoNicsBridgeAndVepa);
     CPPUNIT_TEST(testMultiqueue);
     CPPUNIT_TEST(testDestroyRunningGuest);
+    CPPUNIT_TEST(testSetLinkSeenByGuest);
+    CPPUNIT_TEST(testTransientGuestPowersOff);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -359,6 +364,10 @@ public:
         assertTraffic(name, nics);
         assertTornDown(name);
         started_.clear();
+        // The domain log (QEMU's output and the supervisor's notes; the
+        // serial console is not in it) tells that the guest shut down.
+        std::string log = readOrEmpty(runDir() + "/" + name + ".log");
+        CPPUNIT_ASSERT_MESSAGE(log, log.find("guest-shutdown") != std::string::npos);
     }
 
     void testBridgeGuestPowersOff() { runToPoweroff("e2e1", {nic(0, "bridge")}); }
@@ -411,6 +420,66 @@ public:
         CPPUNIT_ASSERT(macvtaps().empty());
         assertTornDown("e2ed");
         CPPUNIT_ASSERT(!contains(consolePath("e2ed"), "VD-GUEST-DONE"));
+    }
+
+    // domif-setlink flips the carrier the guest sees: its pings stop while
+    // the link is down and resume when it is up again.
+    void testSetLinkSeenByGuest()
+    {
+        std::vector<Nic> nics{nic(0, "bridge")};
+        startListeners(nics);
+        start("e2el", writeDomain("e2el", nics, "vd.pingloop=600"));
+        waitFor([&] { return contains(consolePath("e2el"), "VD-PING ok"); }, kGuestTimeout,
+                "the guest's ping loop", "e2el");
+        auto r = vd({"domiflist", "e2el"});
+        auto pos = r.out.find(" macvtap");
+        CPPUNIT_ASSERT_MESSAGE(r.out, pos != std::string::npos);
+        std::string ifname = r.out.substr(pos + 1, r.out.find(' ', pos + 1) - pos - 1);
+
+        r = vd({"domif-setlink", "e2el", ifname, "down"});
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(r.err, 0, r.status);
+        waitFor([&] { return contains(consolePath("e2el"), "VD-PING fail"); }, 60.0,
+                "the guest to lose its peer", "e2el");
+        r = vd({"domif-setlink", "e2el", ifname, "up"});
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(r.err, 0, r.status);
+        waitFor(
+            [&] {
+                std::string c = readOrEmpty(consolePath("e2el"));
+                auto fail = c.find("VD-PING fail");
+                return fail != std::string::npos && c.find("VD-PING ok", fail) != std::string::npos;
+            },
+            60.0, "the guest's pings to resume", "e2el");
+        CPPUNIT_ASSERT_EQUAL(0, vd({"destroy", "e2el"}).status);
+        started_.clear();
+        assertTornDown("e2el");
+    }
+
+    // A transient domain (create) whose guest powers off is gone
+    // completely: not even a definition is left.
+    void testTransientGuestPowersOff()
+    {
+        std::vector<Nic> nics{nic(0, "bridge")};
+        startListeners(nics);
+        auto r = vd({"create", writeDomain("e2et", nics)});
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(r.err + diagnostics("e2et"), 0, r.status);
+        started_.push_back("e2et");
+        auto st = vd::JsonValue::parse(vd::test::readText(runDir() + "/e2et.state.json"));
+        qemuPid_ = static_cast<pid_t>(st.get("qemuPid").asInt());
+        supervisorPid_ = static_cast<pid_t>(st.get("supervisorPid").asInt());
+        CPPUNIT_ASSERT_EQUAL(std::string("running"), domainState("e2et"));
+        waitFor([&] { return !alive(qemuPid_); }, kGuestTimeout, "the guest to power off", "e2et");
+        CPPUNIT_ASSERT_MESSAGE(diagnostics("e2et"),
+                               contains(consolePath("e2et"), "VD-GUEST-DONE ok"));
+        assertTraffic("e2et", nics);
+        waitFor([&] { return !alive(supervisorPid_); }, 10.0, "the supervisor to exit", "e2et");
+        started_.clear();
+        CPPUNIT_ASSERT_EQUAL(std::string("missing"), domainState("e2et"));
+        CPPUNIT_ASSERT(macvtaps().empty());
+        for (const char *suffix : {".xml", ".state.json", ".ctl", ".qmp"})
+            CPPUNIT_ASSERT_MESSAGE(std::string("e2et") + suffix,
+                                   !std::filesystem::exists(runDir() + "/e2et" + suffix));
+        std::string names = readOrEmpty(runDir() + "/netdev/names");
+        CPPUNIT_ASSERT_MESSAGE(names, names.find("\"e2et\"") == std::string::npos);
     }
 
 private:
