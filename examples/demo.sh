@@ -104,9 +104,9 @@ step "cat demo-guest.xml"
 sed -n '/^<domain/,$p' "$root/demo-guest.xml"
 run_vd validate "$root/demo-guest.xml"
 
-heading "a bad definition is refused and leaves nothing behind"
 sed "s/mode='bridge'/mode='bogus'/" "$root/demo-guest.xml" > "$root/bad.xml"
-vd define "$root/bad.xml" || note "exit status $?"
+step "virt-direct define $root/bad.xml   # mode='bogus': refused, nothing stored"
+vd define "$root/bad.xml" 2>&1 || note "exit status $?"
 
 run_vd define "$root/demo-guest.xml"
 run_vd list --all
@@ -138,6 +138,8 @@ run_vd list
 run_vd domiflist demo
 step "virt-direct dumpxml demo   # live XML, the <interface> elements"
 vd dumpxml demo | sed -n '/<interface/,/<\/interface>/p'
+step "grep -o -- '-netdev [^ ]*' $root/run/qemu/demo.log   # QEMU got the macvtaps as fds"
+grep -o -- "-netdev [^ ]*" "$root/run/qemu/demo.log"
 step "ip -n $ns -d link show type macvtap   # name@parent, MAC, mode"
 ip -n "$ns" -o -d link show type macvtap |
     awk '{ for (i = 1; i < NF; i++) { if ($i == "link/ether") mac = $(i + 1);
