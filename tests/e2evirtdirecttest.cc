@@ -59,6 +59,9 @@ std::string guestCache()
 const std::string &guestKitProblem()
 {
     static std::optional<std::string> problem;
+    static std::string failure; // a failed build is not retried by every test
+    if (!failure.empty())
+        throw std::runtime_error(failure);
     if (problem)
         return *problem;
     vd::Command build("sh", {vd::test::srcDir() + "/guest/build-guest.sh", guestCache()});
@@ -71,8 +74,8 @@ const std::string &guestKitProblem()
         problem = "guest kit unavailable: " + why.substr(why.rfind('\n') + 1);
     }
     else if (!out.status.success())
-        throw std::runtime_error("building the guest kit " + out.status.describe() + ":\n" +
-                                 out.output);
+        throw std::runtime_error(failure = "building the guest kit " + out.status.describe() +
+                                           ":\n" + out.output);
     else
         problem = "";
     return *problem;
