@@ -100,6 +100,7 @@ class E2eVirtDirectTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testDestroyRunningGuest);
     CPPUNIT_TEST(testSetLinkSeenByGuest);
     CPPUNIT_TEST(testTransientGuestPowersOff);
+    CPPUNIT_TEST(testGuestPanicEndsDomain);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -483,6 +484,23 @@ public:
                                    !std::filesystem::exists(runDir() + "/e2et" + suffix));
         std::string names = readOrEmpty(runDir() + "/netdev/names");
         CPPUNIT_ASSERT_MESSAGE(names, names.find("\"e2et\"") == std::string::npos);
+    }
+
+    // A guest whose kernel panics asks for a reboot (panic=-1); with
+    // <on_reboot>destroy</on_reboot> QEMU exits instead (-no-reboot) and the
+    // domain is torn down like after a poweroff.
+    void testGuestPanicEndsDomain()
+    {
+        std::vector<Nic> nics{nic(0, "bridge")};
+        start("e2ep", writeDomain("e2ep", nics, "rdinit=/nonexistent root=/dev/nonexistent"));
+        waitFor([&] { return !alive(qemuPid_); }, kGuestTimeout, "QEMU to exit after the panic",
+                "e2ep");
+        CPPUNIT_ASSERT_MESSAGE(diagnostics("e2ep"),
+                               contains(consolePath("e2ep"), "Kernel panic"));
+        CPPUNIT_ASSERT_MESSAGE(diagnostics("e2ep"),
+                               !contains(consolePath("e2ep"), "VD-GUEST-DONE"));
+        assertTornDown("e2ep");
+        started_.clear();
     }
 
 private:
