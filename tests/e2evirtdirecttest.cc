@@ -96,7 +96,7 @@ class E2eVirtDirectTest : public CppUnit::TestFixture {
     CPPUNIT_TEST_SUITE(E2eVirtDirectTest);
     CPPUNIT_TEST(testBridgeGuestPowersOff);
     CPPUNIT_TEST(testTwoNicsBridgeAndVepa);
-    CPPUNIT_TEST(testMultiqueue);
+    CPPUNIT_TEST(testMultiqueueBridgeAndPrivate);
     CPPUNIT_TEST(testDestroyRunningGuest);
     CPPUNIT_TEST(testSetLinkSeenByGuest);
     CPPUNIT_TEST(testTransientGuestPowersOff);
@@ -381,20 +381,26 @@ public:
         runToPoweroff("e2e2", {nic(0, "bridge"), nic(1, "vepa")});
     }
 
-    void testMultiqueue()
+    // Two multiqueue NICs, the second in private mode on its own veth pair.
+    void testMultiqueueBridgeAndPrivate()
     {
-        Nic n = nic(0, "bridge");
-        n.queues = 2;
-        std::vector<Nic> nics{n};
+        std::vector<Nic> nics{nic(0, "bridge"), nic(1, "private")};
+        for (auto &n : nics)
+            n.queues = 2;
         startListeners(nics);
         start("e2emq", writeDomain("e2emq", nics));
-        // The live XML keeps the queues and QEMU got two tap fds for the
+        // The live XML keeps the queues, and QEMU got two tap fds for each
         // NIC's backend, with multiqueue on.
         auto r = vd({"dumpxml", "e2emq"});
         CPPUNIT_ASSERT_MESSAGE(r.out, r.out.find("queues='2'") != std::string::npos);
+        CPPUNIT_ASSERT_MESSAGE(r.out, r.out.find("mode='private'") != std::string::npos);
         std::string cmdline = readOrEmpty("/proc/" + std::to_string(qemuPid_) + "/cmdline");
         std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
-        CPPUNIT_ASSERT_MESSAGE(cmdline, std::regex_search(cmdline, std::regex(R"("fds":"\d+:\d+")")));
+        std::regex twoFds(R"("fds":"\d+:\d+")");
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(cmdline, std::ptrdiff_t(2),
+                                     std::distance(std::sregex_iterator(cmdline.begin(),
+                                                                        cmdline.end(), twoFds),
+                                                   std::sregex_iterator()));
         CPPUNIT_ASSERT_MESSAGE(cmdline, cmdline.find("mq=on") != std::string::npos);
         waitFor([&] { return !alive(qemuPid_); }, kGuestTimeout, "the guest to power off",
                 "e2emq");
