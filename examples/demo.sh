@@ -162,6 +162,8 @@ for i in 0 1; do
     for _ in $(seq 50); do grep -q received "$root/udp$i.out" && break; sleep 0.1; done
     note "listener on vd-peer$i:"
     sed 's/^/  udp| /' "$root/udp$i.out"
+    grep -q "VD-NIC $i .*ping=ok udp=sent" "$root/demo-console.log" && grep -q received "$root/udp$i.out" ||
+        { echo "demo FAILED: no traffic from the guest's NIC $i" >&2; exit 1; }
 done
 step "ip -n $ns -s link show vd-peer0   # the guest's packets arrived here"
 ip -n "$ns" -s link show vd-peer0
@@ -172,7 +174,8 @@ run_vd destroy demo
 started=0
 run_vd list --all
 step "ip -n $ns link show type macvtap   # nothing left"
-ip -n "$ns" link show type macvtap
+left=$(ip -n "$ns" link show type macvtap)
+[ -z "$left" ] || { echo "$left"; echo "demo FAILED: macvtaps left behind" >&2; exit 1; }
 step "ls -A $root/run/qemu   # left: lock, QEMU's log, id counter, name pool"
 ls -A "$root/run/qemu"
 step "cat $root/run/qemu/netdev/names   # no name reserved any more"
