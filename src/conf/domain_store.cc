@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <filesystem>
 
+#include "conf/domain_validate.h"
 #include "conf/domain_xml.h"
 #include "util/virerror.h"
 #include "util/virfile.h"
@@ -87,8 +88,9 @@ std::set<MacAddr> DomainStore::macsInUse(const std::string &except) const
         if (name == except)
             continue;
         try {
-            for (const auto &net : loadConfig(name)->nets)
-                macs.insert(net.mac);
+            // Keep the definition alive while iterating over its NICs.
+            auto def = loadConfig(name);
+            macs.merge(collectMacAddresses(*def));
         } catch (const Error &) {
             // A broken foreign file must not block defining other domains.
         }
