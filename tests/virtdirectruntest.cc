@@ -35,6 +35,7 @@ class VirtDirectRunTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testConcurrentStarts);
     CPPUNIT_TEST(testSetLink);
     CPPUNIT_TEST(testSupervisorFds);
+    CPPUNIT_TEST(testShutdownPressesPowerButton);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -366,6 +367,25 @@ public:
         CPPUNIT_ASSERT_EQUAL_MESSAGE(listing, size_t(2), devnull);
         CPPUNIT_ASSERT_EQUAL_MESSAGE(listing, size_t(1), log);
         CPPUNIT_ASSERT_EQUAL_MESSAGE(listing, size_t(3 + 5 + 2 + 4), total);
+    }
+
+    // With no OS to handle it the button press changes nothing, but QEMU
+    // must have received it (its POWERDOWN event lands in the domain log).
+    void testShutdownPressesPowerButton()
+    {
+        defineAndStart("p", 1);
+        auto r = vd({"shutdown", "p"});
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(r.err, 0, r.status);
+        CPPUNIT_ASSERT_EQUAL(std::string("Domain 'p' is being shutdown\n\n"), r.out);
+        waitFor([&] {
+            return vd::test::readText(runDir() + "/p.log").find("POWERDOWN") != std::string::npos;
+        }, 5.0, "the POWERDOWN event in the domain log");
+        r = vd({"shutdown", "nosuch"});
+        CPPUNIT_ASSERT_EQUAL(1, r.status);
+        CPPUNIT_ASSERT_EQUAL(std::string("error: failed to get domain 'nosuch'\n"
+                                         "error: Domain not found: no domain with matching name "
+                                         "'nosuch'\n"),
+                             r.err);
     }
 
 private:

@@ -41,6 +41,16 @@ qemu::StartOptions startOptions(Context &ctx, const Args &args)
     return opts;
 }
 
+// virsh reports an unknown domain on two lines; a transient domain is known
+// only while it runs.
+void requireKnown(Context &ctx, const std::string &name)
+{
+    if (conf::DomainStore(ctx.paths).isDefined(name) || qemu::findRunningDomain(ctx.paths, name))
+        return;
+    ctx.err << strprintf(_("error: failed to get domain '%s'"), name.c_str()) << "\n";
+    conf::raiseNoDomain(name);
+}
+
 void start(Context &ctx, const Args &args, conf::DomainDef &def)
 {
     qemu::startDomain(ctx.paths, def, startOptions(ctx, args));
@@ -49,12 +59,8 @@ void start(Context &ctx, const Args &args, conf::DomainDef &def)
 int cmdStart(Context &ctx, const Args &args)
 {
     const std::string &name = args.positional[0];
-    conf::DomainStore store(ctx.paths);
-    if (!store.isDefined(name)) {
-        ctx.err << strprintf(_("error: failed to get domain '%s'"), name.c_str()) << "\n";
-        conf::raiseNoDomain(name);
-    }
-    auto def = store.loadConfig(name);
+    requireKnown(ctx, name);
+    auto def = conf::DomainStore(ctx.paths).loadConfig(name);
     conf::validateDomainDef(*def);
     start(ctx, args, *def);
     ctx.out << strprintf(_("Domain '%s' started"), name.c_str()) << "\n\n";
@@ -77,6 +83,7 @@ int cmdCreate(Context &ctx, const Args &args)
 int cmdDestroy(Context &ctx, const Args &args)
 {
     const std::string &name = args.positional[0];
+    requireKnown(ctx, name);
     qemu::destroyDomain(ctx.paths, name);
     ctx.out << strprintf(_("Domain '%s' destroyed"), name.c_str()) << "\n\n";
     return 0;
@@ -85,6 +92,7 @@ int cmdDestroy(Context &ctx, const Args &args)
 int cmdShutdown(Context &ctx, const Args &args)
 {
     const std::string &name = args.positional[0];
+    requireKnown(ctx, name);
     qemu::shutdownDomain(ctx.paths, name);
     ctx.out << strprintf(_("Domain '%s' is being shutdown"), name.c_str()) << "\n\n";
     return 0;
@@ -95,12 +103,8 @@ std::unique_ptr<conf::DomainDef> currentDef(Context &ctx, const std::string &nam
 {
     if (auto rd = qemu::findRunningDomain(ctx.paths, name))
         return std::move(rd->live);
-    conf::DomainStore store(ctx.paths);
-    if (!store.isDefined(name)) {
-        ctx.err << strprintf(_("error: failed to get domain '%s'"), name.c_str()) << "\n";
-        conf::raiseNoDomain(name);
-    }
-    return store.loadConfig(name);
+    requireKnown(ctx, name);
+    return conf::DomainStore(ctx.paths).loadConfig(name);
 }
 
 int cmdDomiflist(Context &ctx, const Args &args)
@@ -120,6 +124,7 @@ int cmdDomifSetlink(Context &ctx, const Args &args)
     if (state != "up" && state != "down")
         throw Error(VIR_ERR_INVALID_ARG,
                     strprintf(_("invalid link state '%s'"), state.c_str()));
+    requireKnown(ctx, args.positional[0]);
     qemu::setInterfaceLink(ctx.paths, args.positional[0], args.positional[1], state == "up");
     ctx.out << _("Device updated successfully") << "\n\n";
     return 0;

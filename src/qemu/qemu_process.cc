@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "conf/domain_store.h"
 #include "conf/domain_xml.h"
 #include "qemu/qemu_capabilities.h"
 #include "qemu/qemu_command.h"
@@ -402,8 +403,11 @@ std::vector<RunningDomain> runningDomains(const Paths &paths)
 static RunningDomain requireRunning(const Paths &paths, const std::string &name)
 {
     auto rd = findRunningDomain(paths, name);
-    if (!rd)
+    if (!rd) {
+        if (!conf::DomainStore(paths).isDefined(name))
+            conf::raiseNoDomain(name);
         throw Error(VIR_ERR_OPERATION_INVALID, _("domain is not running"), VIR_FROM_QEMU);
+    }
     return std::move(*rd);
 }
 
