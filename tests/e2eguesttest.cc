@@ -51,6 +51,7 @@ class E2eGuestTest : public CppUnit::TestFixture {
     CPPUNIT_TEST_SUITE(E2eGuestTest);
     CPPUNIT_TEST(testMacvtapGuestTwoNics);
     CPPUNIT_TEST(testMacvtapGuestSupervised);
+    CPPUNIT_TEST(testVirtDirectCreate);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -59,6 +60,25 @@ public:
     // QEMU started by the per-domain supervisor, which must report ready,
     // notice the guest's poweroff, tear down and remove its state.
     void testMacvtapGuestSupervised() { runSmoke(1, true); }
+
+    // The real thing: `virt-direct create` of a domain with two direct NICs
+    // (tests/guest/e2e-virt-direct.sh); the guest pings, sends, powers off,
+    // and nothing may be left: no macvtap, no runtime state.
+    void testVirtDirectCreate()
+    {
+        if (const char *s = std::getenv("VD_SKIP_E2E"); s && *s && std::string(s) != "0")
+            vd::test::skip("VD_SKIP_E2E is set");
+        if (!vd::test::isRoot())
+            vd::test::skip("needs root (network namespaces)");
+        auto out = vd::Command("bash", {vd::test::srcDir() + "/guest/e2e-virt-direct.sh",
+                                        guestCache(),
+                                        vd::test::buildDir() + "/tools/virt-direct", "2"})
+                       .run(std::chrono::seconds(600));
+        if (out.status.exited() && out.status.exitCode() == 77)
+            vd::test::skip(out.output.substr(0, out.output.find('\n')));
+        CPPUNIT_ASSERT_MESSAGE(out.status.describe() + "\n" + out.output, out.status.success());
+        CPPUNIT_ASSERT_MESSAGE(out.output, out.output.find("PASS:") != std::string::npos);
+    }
 };
 
 CPPUNIT_TEST_SUITE_REGISTRATION(E2eGuestTest);
