@@ -5,7 +5,11 @@
 # the other veth end and sends a UDP datagram, then powers off; the
 # supervisor must then delete the macvtap and remove the runtime state.
 #
-#   e2e-virt-direct.sh CACHE_DIR VIRT_DIRECT_BINARY [NICS]
+#   e2e-virt-direct.sh CACHE_DIR VIRT_DIRECT_BINARY [NICS [lifecycle]]
+#
+# With "lifecycle" the guest keeps pinging instead of powering off; the
+# script flips NIC 0's link with domif-setlink (pings must stop, then
+# resume) and ends the guest with `virt-direct destroy`.
 #
 # Exit 0 pass, 1 fail, 77 skip.  Namespace, --root directory and processes
 # are removed on every exit.  VD_E2E_KEEP=1 keeps the work directory.
@@ -15,6 +19,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 cache=${1:?usage: e2e-virt-direct.sh CACHE_DIR VIRT_DIRECT [NICS]}
 vd=${2:?usage: e2e-virt-direct.sh CACHE_DIR VIRT_DIRECT [NICS]}
 nics=${3:-1}
+mode=${4:-poweroff}
 qemu=$(command -v qemu-system-x86_64 || true)
 
 skip() { echo "SKIP: $*"; exit 77; }
@@ -50,6 +55,7 @@ ip netns add "$ns" || fail "ip netns add"
 ip -n "$ns" link set lo up
 port=5557
 cmdline="console=ttyS0 panic=-1 quiet vd.nics=$nics vd.port=$port vd.msg=vd-$ns vd.wait=30"
+[ "$mode" = lifecycle ] && cmdline+=" vd.pingloop=150"
 ifaces=
 for ((k = 0; k < nics; k++)); do
     mac=$(printf '52:54:00:79:%02x:02' "$k")
@@ -100,15 +106,46 @@ macvtaps=$(ip -n "$ns" -o link show type macvtap | wc -l)
 [ "$macvtaps" = "$nics" ] || fail "expected $nics macvtap(s), found $macvtaps"
 vdc domiflist e2e
 
-# The guest powers off by itself; the supervisor then tears down.
-deadline=$((SECONDS + 180))
-while vdc list --all 2> /dev/null | grep -q " e2e "; do
-    [ $SECONDS -lt $deadline ] || fail "domain still running after 180 s"
-    sleep 0.2
-done
+# Wait for `needle` in the guest console after byte offset $2; prints the
+# offset just past it.
+console_wait() {
+    local needle=$1 from=$2 limit=$3 t=$SECONDS text rest
+    while :; do
+        text=$(cat "$work/console.log" 2> /dev/null)
+        rest=${text:$from}
+        if [[ "$rest" == *"$needle"* ]]; then
+            local before=${rest%%"$needle"*}
+            echo $((from + ${#before} + ${#needle}))
+            return 0
+        fi
+        [ $((SECONDS - t)) -lt "$limit" ] || return 1
+        sleep 0.1
+    done
+}
+
+if [ "$mode" = lifecycle ]; then
+    pos=$(console_wait "VD-PING ok" 0 120) || fail "guest never pinged"
+    vdc domif-setlink e2e macvtap0 down || fail "domif-setlink down"
+    vdc domif-getlink e2e macvtap0 | grep -q down || fail "domif-getlink does not say down"
+    pos=$(console_wait "VD-PING fail" "$pos" 30) || fail "pings continued with the link down"
+    vdc domif-setlink e2e macvtap0 up || fail "domif-setlink up"
+    pos=$(console_wait "VD-PING ok" "$pos" 30) || fail "pings did not resume with the link up"
+    echo "link down stopped the guest's pings, link up resumed them"
+    t0=$EPOCHREALTIME
+    vdc destroy e2e || fail "virt-direct destroy"
+    printf 'destroy took %s s\n' "$(echo "scale=2; ($EPOCHREALTIME - $t0) / 1" | bc)"
+    vdc list --all | grep -q " e2e " && fail "e2e still listed after destroy"
+else
+    # The guest powers off by itself; the supervisor then tears down.
+    deadline=$((SECONDS + 180))
+    while vdc list --all 2> /dev/null | grep -q " e2e "; do
+        [ $SECONDS -lt $deadline ] || fail "domain still running after 180 s"
+        sleep 0.2
+    done
+fi
 end=$EPOCHREALTIME
 
-grep -q "VD-GUEST-DONE ok" "$work/console.log" || fail "guest reported failure"
+[ "$mode" = lifecycle ] || grep -q "VD-GUEST-DONE ok" "$work/console.log" || fail "guest reported failure"
 for ((k = 0; k < nics; k++)); do
     grep -q "VD-NIC $k .*ping=ok udp=sent" "$work/console.log" || fail "NIC $k: no ping"
     for _ in $(seq 50); do grep -q received "$work/udp$k.out" && break; sleep 0.1; done
@@ -119,5 +156,5 @@ left=$(ip -n "$ns" -o link show type macvtap | wc -l)
 stale=$(find "$root" -name '*.state.json' -o -name '*.ctl' -o -name '*.qmp' | wc -l)
 [ "$stale" = 0 ] || fail "runtime files left: $(find "$root" -name '*.state.json' -o -name '*.ctl' -o -name '*.qmp')"
 grep "VD-NIC" "$work/console.log"
-printf 'PASS: virt-direct create %s s, guest boot to teardown done %s s, %d NIC(s)\n' \
+printf 'PASS (%s): virt-direct create %s s, then %s s until torn down, %d NIC(s)\n' "$mode" \
     "$(echo "scale=2; ($created - $start) / 1" | bc)" "$(echo "scale=1; ($end - $created) / 1" | bc)" "$nics"
