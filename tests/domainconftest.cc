@@ -140,6 +140,8 @@ public:
             CPPUNIT_ASSERT(!(n.mac == existing));
         }
         validateDomainDef(*def);
+        CPPUNIT_ASSERT_EQUAL(size_t(2), collectMacAddresses(*def).size());
+        CPPUNIT_ASSERT(collectMacAddresses(*def).count(def->nets[1].mac));
         // Already set addresses stay.
         auto before = def->nets[0].mac;
         assignMacAddresses(*def, {});

@@ -1,12 +1,14 @@
 // Robustness: systematically damaged variants of the xml2xml inputs (an
 // element removed or duplicated, an attribute removed or given odd values)
 // must either be refused with a vd::Error or parse into something that
-// formats idempotently and passes (or cleanly fails) validation.  Nothing
+// formats idempotently and passes (or cleanly fails) validation; and every
+// variant our schema accepts must be valid for libvirt's schema as well.  Nothing
 // else may escape: no std::out_of_range, no crash, no partial state.
 #include <config.h>
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <functional>
@@ -47,9 +49,25 @@ void collectElements(xmlNode *n, std::vector<xmlNode *> &out)
     }
 }
 
+std::string libvirtSchema() { return std::string(LIBVIRT_SCHEMADIR) + "/domain.rng"; }
+
+// Our grammar must stay a subset of libvirt's for damaged documents too.
+std::string checkSubset(const std::string &xml)
+{
+    if (isValidAgainstSchema(xml, domainSchemaDir() + "/domain.rng") &&
+        !isValidAgainstSchema(xml, libvirtSchema()))
+        return "accepted by our schema, refused by libvirt's";
+    return {};
+}
+
 // Runs one variant; returns a description of a failure or "".
 std::string tryVariant(const std::string &xml)
 {
+    if (access(libvirtSchema().c_str(), R_OK) == 0) {
+        std::string problem = checkSubset(xml);
+        if (!problem.empty())
+            return problem;
+    }
     try {
         for (unsigned flags : {unsigned(PARSE_INACTIVE), unsigned(PARSE_LIVE)}) {
             std::unique_ptr<DomainDef> def;
@@ -104,7 +122,7 @@ void mutateFile(const std::string &file)
         return all.at(i);
     };
 
-    const char *oddValues[] = {"", "-1", "0", "4294967296", "x%d", "a b", "0x1f", "yes",
+    const char *oddValues[] = {"", "-1", "0", "256", "65536", "4294967296", "x%d", "a b", "0x1f", "yes",
                                "/abs/path", "52:54:00:00:00:00"};
     for (size_t i = 1; i < elems.size(); ++i) {
         std::string name = reinterpret_cast<const char *>(elems[i]->name);

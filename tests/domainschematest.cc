@@ -76,11 +76,8 @@ void checkSubsetOfLibvirt(const std::string &file)
     if (access(libvirtSchema().c_str(), R_OK) != 0)
         vd::test::skip("libvirt's schema " + libvirtSchema() + " is not installed");
     std::string xml = vd::test::readText(file);
-    try {
-        validateXMLAgainstSchema(xml, domainSchemaDir() + "/domain.rng");
-    } catch (const vd::Error &) {
+    if (!isValidAgainstSchema(xml, domainSchemaDir() + "/domain.rng"))
         return; // not ours: nothing to compare
-    }
     try {
         validateXMLAgainstSchema(xml, libvirtSchema());
     } catch (const vd::Error &e) {

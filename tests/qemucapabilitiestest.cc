@@ -52,6 +52,7 @@ class QemuCapabilitiesTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testFixtures);
     CPPUNIT_TEST(testFindEmulator);
     CPPUNIT_TEST(testBrokenBinary);
+    CPPUNIT_TEST(testPreQmpBinary);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -154,6 +155,36 @@ public:
                              msg);
         // Nothing cached for a binary that could not be probed.
         CPPUNIT_ASSERT(access(cache.entryPath(fake).c_str(), F_OK) != 0);
+    }
+
+    // An emulator from before QMP (a script answering like QEMU 0.11):
+    // the probe falls back to -version and -help.
+    void testPreQmpBinary()
+    {
+        TempDir tmp;
+        std::string fake = tmp.path + "/qemu-system-x86_64";
+        writeFileAtomic(fake,
+                        "#!/bin/sh\n"
+                        "case \"$1\" in\n"
+                        "-version) echo 'QEMU PC emulator version 0.11.0, Copyright (c) 2003-2008 "
+                        "Fabrice Bellard' ;;\n"
+                        "-help) printf 'usage: qemu [options] [disk_image]\\n\\n"
+                        "-M machine      select emulated machine\\n"
+                        "-name string    set the name of the guest\\n"
+                        "-net nic[,vlan=n][,macaddr=mac][,model=type][,name=str][,addr=str]\\n"
+                        "-drive [file=file][,if=type][,bus=n][,unit=m][,media=d][,index=i]\\n"
+                        "-enable-kvm     enable KVM full virtualization support\\n' ;;\n"
+                        "*) echo \"qemu: invalid option -- '$1'\" >&2; exit 1 ;;\n"
+                        "esac\n",
+                        0755);
+        QemuCaps caps = probeQemuCaps(fake);
+        CPPUNIT_ASSERT_EQUAL(std::string("0.11.0"), caps.versionString());
+        CPPUNIT_ASSERT(!caps.has(QemuCapsFlag::Netdev));
+        CPPUNIT_ASSERT(!caps.has(QemuCapsFlag::Device));
+        CPPUNIT_ASSERT(!caps.has(QemuCapsFlag::Qmp));
+        CPPUNIT_ASSERT(caps.has(QemuCapsFlag::Kvm));
+        CPPUNIT_ASSERT(caps.hasDevice("virtio"));
+        CPPUNIT_ASSERT_EQUAL(std::string("pc"), caps.defaultMachine());
     }
 
     void testFindEmulator()

@@ -1032,6 +1032,10 @@ void runDomxmlToNativeHost()
                    std::string::npos);
     CPPUNIT_ASSERT(out.find(" -netdev '{\"type\":\"tap\",\"fd\":\"3\",") != std::string::npos);
     CPPUNIT_ASSERT_EQUAL('\n', out.back());
+    checkNativeFormat("qemu-argv");
+    CPPUNIT_ASSERT_EQUAL(std::string("unsupported configuration: Unsupported config type "
+                                     "native-xml"),
+                         errorOf([] { checkNativeFormat("native-xml"); }));
     CPPUNIT_ASSERT_EQUAL(2L, static_cast<long>(std::count(out.begin(), out.end(), '\n')));
     for (const auto &e : std::filesystem::recursive_directory_iterator(tmp.path + "/root"))
         if (e.is_regular_file())

@@ -34,6 +34,7 @@ class VirtDirectRunTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testSupervisorKilled);
     CPPUNIT_TEST(testConcurrentStarts);
     CPPUNIT_TEST(testSetLink);
+    CPPUNIT_TEST(testSupervisorFds);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -331,6 +332,40 @@ public:
         CPPUNIT_ASSERT(vd({"dumpxml", "l"}).out.find("<link state='down'/>") != std::string::npos);
         CPPUNIT_ASSERT_EQUAL(0, vd({"domif-setlink", "l", ifname, "up"}).status);
         CPPUNIT_ASSERT_EQUAL(1, vd({"domif-setlink", "l", "nosuch0", "up"}).status);
+    }
+
+    // The supervisor holds exactly: stdio, one reference per tap
+    // queue, its event loop (epoll, eventfd, signalfd, QEMU's pidfd), the QMP
+    // connection and the control socket.  Anything more is a leak.
+    void testSupervisorFds()
+    {
+        std::string nic = "    <interface type='direct'><source dev='" +
+                          vd::test::TestNetns::parent() +
+                          "' mode='bridge'/><model type='virtio'/><driver queues='3'/></interface>\n";
+        CPPUNIT_ASSERT_EQUAL(0, vd({"define", writeDomain("f", 2, nic)}).status);
+        auto r = vd({"start", "f"});
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(r.err, 0, r.status);
+        started_.push_back("f");
+        pid_t sup = static_cast<pid_t>(state("f").get("supervisorPid").asInt());
+        std::string fdDir = "/proc/" + std::to_string(sup) + "/fd";
+        size_t total = 0, taps = 0, sockets = 0, devnull = 0, log = 0;
+        std::string listing;
+        for (const auto &e : std::filesystem::directory_iterator(fdDir)) {
+            std::error_code ec;
+            std::string target = std::filesystem::read_symlink(e.path(), ec).string();
+            listing += e.path().filename().string() + " -> " + target + "\n";
+            ++total;
+            taps += target.rfind("/dev/", 0) == 0 && target.find("tap") != std::string::npos;
+            sockets += target.rfind("socket:", 0) == 0;
+            devnull += target == "/dev/null";
+            log += target == runDir() + "/f.log";
+        }
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(listing, size_t(5), taps); // 1 + 1 + 3 queues
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(listing, size_t(2), sockets);
+        // stdin and stdout are /dev/null, stderr is the domain log.
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(listing, size_t(2), devnull);
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(listing, size_t(1), log);
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(listing, size_t(3 + 5 + 2 + 4), total);
     }
 
 private:

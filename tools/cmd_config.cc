@@ -92,9 +92,8 @@ int cmdList(Context &ctx, const Args &args)
     bool all = args.has("all");
     // Running domains first, by id, like virsh; then the inactive ones.
     std::vector<std::pair<int, std::string>> running;
-    for (const auto &name : qemu::runningDomainNames(ctx.paths))
-        if (auto rd = qemu::findRunningDomain(ctx.paths, name))
-            running.emplace_back(rd->id, name);
+    for (const auto &rd : qemu::runningDomains(ctx.paths))
+        running.emplace_back(rd.id, rd.name);
     std::sort(running.begin(), running.end());
     std::set<std::string> runningNames;
     for (const auto &[id, name] : running) {

@@ -13,11 +13,7 @@ namespace {
 
 int cmdDomxmlToNative(Context &ctx, const Args &args)
 {
-    const std::string &format = args.positional[0];
-    if (format != "qemu-argv")
-        throw Error(VIR_ERR_INVALID_ARG,
-                    strprintf(_("unsupported native format '%s' (only 'qemu-argv')"),
-                              format.c_str()));
+    qemu::checkNativeFormat(args.positional[0]);
     ctx.out << qemu::domainXMLToNative(readFile(args.positional[1]), ctx.paths);
     return 0;
 }

@@ -6,6 +6,7 @@
 #include <libxml/xmlerror.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -62,6 +63,8 @@ xmlRelaxNG *compiledSchema(const std::string &rngPath)
     if (auto it = cache.find(rngPath); it != cache.end())
         return it->second.get();
 
+    if (access(rngPath.c_str(), R_OK) != 0)
+        raiseSystem(errno, strprintf(_("cannot read schema %s"), rngPath.c_str()));
     std::string errors;
     std::unique_ptr<xmlRelaxNGParserCtxt, RngParserFree> pctxt(
         xmlRelaxNGNewParserCtxt(rngPath.c_str()));
@@ -204,6 +207,18 @@ void validateXMLAgainstSchema(const std::string &text, const std::string &rngPat
                               errors.c_str()),
                     VIR_FROM_XML);
     }
+}
+
+bool isValidAgainstSchema(const std::string &text, const std::string &rngPath)
+{
+    xmlRelaxNG *rng = compiledSchema(rngPath);
+    xml::DocPtr doc;
+    try {
+        doc = xml::parseDocument(text, "(domain_definition)");
+    } catch (const Error &) {
+        return false;
+    }
+    return validates(rng, doc.get());
 }
 
 void validateDomainSchema(const std::string &text)

@@ -14,6 +14,10 @@ std::string domainSchemaDir();
 // "Unable to validate doc against <path>\n<libxml messages naming element/line>".
 void validateXMLAgainstSchema(const std::string &xml, const std::string &rngPath);
 
+// True when `xml` is well-formed and valid for `rngPath`; no diagnosis, so
+// cheap to call many times.  Throws only when the schema cannot be loaded.
+bool isValidAgainstSchema(const std::string &xml, const std::string &rngPath);
+
 // Our schema.  Unsupported elements and bad values are reported first with
 // the parser's clearer errors (unsupported configuration naming the
 // element, libvirt's "Invalid value ..." wording), then the grammar runs.

@@ -39,6 +39,7 @@ void checkDeviceName(const std::string &name, const char *what)
         if (c == '%') {
             // A single "%d" is a template the kernel/allocator fills in.
             if (i + 1 >= name.size() || name[i + 1] != 'd' || ++percent > 1)
+                // xgettext:no-c-format
                 bad(_("'%' is only allowed once, as the template \"%d\""));
         }
     }
@@ -199,6 +200,14 @@ void validateDomainDef(const DomainDef &def)
                 raiseUnsupported(strprintf(_("Multiqueue network is not supported for: %s"),
                                            n.model.c_str()));
         }
+        bool virtio = n.model == "virtio";
+        if (n.driverName == NetDef::DriverName::Vhost && !virtio)
+            raiseUnsupported(_("vhost-net is only supported for virtio network interfaces"));
+        // Guest RX filter changes are reported by virtio-net only.
+        if (n.trustGuestRxFilters.value_or(false) && !virtio)
+            raiseUnsupported(strprintf(_("%s: trustGuestRxFilters='yes' is only supported for "
+                                         "model 'virtio'"),
+                                       label.c_str()));
         if (n.mtu && (n.mtu < 68 || n.mtu > 65535))
             raiseXmlError(strprintf(_("%s: MTU size %u is out of range (68-65535)"),
                                     label.c_str(), n.mtu));
@@ -217,7 +226,7 @@ void validateDomainDef(const DomainDef &def)
     for (size_t i = 0; i < def.serials.size(); ++i) {
         // QEMU's PC has four ISA serial ports (COM1-COM4).
         if (def.serials[i].port.value_or(0) >= 4 || i >= 4)
-            raiseInternal(strprintf(_("Maximum supported number of ISA serial ports is '%d'"),
+            raiseXmlError(strprintf(_("Maximum supported number of ISA serial ports is '%d'"),
                                     4));
         for (size_t j = 0; j < i; ++j)
             if (def.serials[j].port == def.serials[i].port)
@@ -235,6 +244,15 @@ void validateDomainDef(const DomainDef &def)
                                       "with index %u"),
                                     addr.bus, label.c_str(), addr.bus));
     }
+}
+
+std::set<MacAddr> collectMacAddresses(const DomainDef &def)
+{
+    std::set<MacAddr> out;
+    for (auto &n : def.nets)
+        if (!n.mac.isZero())
+            out.insert(n.mac);
+    return out;
 }
 
 void assignMacAddresses(DomainDef &def, const std::set<vd::MacAddr> &inUse)

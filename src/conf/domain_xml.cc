@@ -456,9 +456,7 @@ NetDef Parser::parseNet(const xmlNode *node)
             std::string text = requiredProp(c, "address");
             auto mac = MacAddr::parse(text);
             if (!mac)
-                throw Error(VIR_ERR_INVALID_ARG,
-                            strprintf(_("unable to parse mac address '%s'"), text.c_str()),
-                            VIR_FROM_DOMAIN);
+                raiseXmlError(strprintf(_("unable to parse mac address '%s'"), text.c_str()));
             if (mac->isMulticast())
                 raiseXmlError(strprintf(_("expected unicast mac address, found multicast "
                                           "'%s'"),
@@ -590,13 +588,16 @@ ChrDef Parser::parseChr(const xmlNode *node, ChrDef::Kind kind)
             auto path = prop(c, "path");
             if (chr.type == ChrDef::Type::File) {
                 if (!path)
-                    raiseXmlError(strprintf(_("Missing source path attribute for char "
-                                              "device")));
+                    raiseXmlError(_("Missing source path attribute for char device"));
                 chr.path = *path;
             } else if (chr.type == ChrDef::Type::Pty) {
                 // The pty path is allocated by QEMU: live state only.
                 if (path && !inactive())
                     chr.path = *path;
+            } else {
+                raiseUnsupported(strprintf(_("element 'source' in %s type 'null' is not "
+                                             "supported"),
+                                           elem));
             }
         } else if (n == "target") {
             checkAttributes(c, {"type", "port"});
@@ -629,6 +630,37 @@ ChrDef Parser::parseChr(const xmlNode *node, ChrDef::Kind kind)
     return chr;
 }
 
+// hda -> 0, hdz -> 25, hdaa -> 26, ... (the prefix was checked by parseDisk).
+unsigned diskNameIndex(const std::string &name)
+{
+    unsigned idx = 0;
+    for (size_t i = 2; i < name.size(); ++i)
+        idx = (idx + (i > 2 ? 1 : 0)) * 26 + static_cast<unsigned>(name[i] - 'a');
+    return idx;
+}
+
+// libvirt keeps disks of one bus ordered by target name as it parses them
+// (and the QEMU layer assigns addresses in this order): a disk goes before
+// the first later-named disk of its bus, else after the last disk of its bus,
+// else at the end.
+void insertDisk(std::vector<DiskDef> &disks, DiskDef disk)
+{
+    long insertAt = -1;
+    for (long i = static_cast<long>(disks.size()) - 1; i >= 0; --i) {
+        const DiskDef &d = disks[static_cast<size_t>(i)];
+        if (d.bus != disk.bus)
+            continue;
+        if (diskNameIndex(d.targetDev) > diskNameIndex(disk.targetDev))
+            insertAt = i;
+        else if (insertAt == -1)
+            insertAt = i + 1;
+    }
+    if (insertAt < 0)
+        disks.push_back(std::move(disk));
+    else
+        disks.insert(disks.begin() + insertAt, std::move(disk));
+}
+
 void Parser::parseDevices(const xmlNode *node, DomainDef &def)
 {
     checkAttributes(node, {});
@@ -639,7 +671,7 @@ void Parser::parseDevices(const xmlNode *node, DomainDef &def)
         if (n == "emulator")
             def.emulator = parseTextElement(c);
         else if (n == "disk")
-            def.disks.push_back(parseDisk(c));
+            insertDisk(def.disks, parseDisk(c));
         else if (n == "controller")
             def.controllers.push_back(parseController(c));
         else if (n == "interface")
@@ -686,7 +718,7 @@ std::unique_ptr<DomainDef> Parser::parse(const xmlNode *root)
             std::string text = parseTextElement(c);
             auto u = uuidFromString(text);
             if (!u)
-                raiseInternal(_("malformed uuid element"));
+                raiseXmlError(strprintf(_("malformed uuid element: '%s'"), text.c_str()));
             def->uuid = *u;
             haveUuid = true;
         } else if (n == "title") {
@@ -751,7 +783,7 @@ std::unique_ptr<DomainDef> Parser::parse(const xmlNode *root)
         def->uuid = generateUuid();
         def->uuidGenerated = true;
     }
-    if (!haveCurrent || def->currentMemoryKiB > def->memoryKiB)
+    if (!haveCurrent || def->currentMemoryKiB == 0 || def->currentMemoryKiB > def->memoryKiB)
         def->currentMemoryKiB = def->memoryKiB;
 
     bool deviceBoot = false;
@@ -848,12 +880,12 @@ void Parser::postParse(DomainDef &def, bool deviceBoot)
             if (s.targetType != "isa-serial")
                 continue;
             if (isaCount++ >= 4 || (s.port && *s.port >= 4))
-                raiseInternal(strprintf(_("Maximum supported number of ISA serial ports is "
+                raiseXmlError(strprintf(_("Maximum supported number of ISA serial ports is "
                                           "'%d'"),
                                         4));
             if (s.port) {
                 if (used[*s.port])
-                    raiseInternal(strprintf(_("target port '%u' already allocated"), *s.port));
+                    raiseXmlError(strprintf(_("target port '%u' already allocated"), *s.port));
                 used[*s.port] = true;
             }
         }
@@ -882,14 +914,14 @@ void Parser::postParse(DomainDef &def, bool deviceBoot)
     // Checked again after assignment so that parse(format(x)) accepts
     // whatever parse(x) accepted.
     if (def.serials.size() > 4)
-        raiseInternal(strprintf(_("Maximum supported number of ISA serial ports is '%d'"), 4));
+        raiseXmlError(strprintf(_("Maximum supported number of ISA serial ports is '%d'"), 4));
     bool portUsed[4] = {false, false, false, false};
     for (auto &s : def.serials) {
         if (*s.port >= 4)
-            raiseInternal(strprintf(_("Maximum supported number of ISA serial ports is '%d'"),
+            raiseXmlError(strprintf(_("Maximum supported number of ISA serial ports is '%d'"),
                                     4));
         if (portUsed[*s.port])
-            raiseInternal(strprintf(_("target port '%u' already allocated"), *s.port));
+            raiseXmlError(strprintf(_("target port '%u' already allocated"), *s.port));
         portUsed[*s.port] = true;
     }
     // A console of target type serial is another view of the serial port
@@ -918,225 +950,12 @@ void Parser::postParse(DomainDef &def, bool deviceBoot)
     }
 }
 
-// ----- formatting -------------------------------------------------------
-
-std::string hex(const char *fmt, unsigned v)
-{
-    char buf[16];
-    std::snprintf(buf, sizeof(buf), fmt, v);
-    return buf;
-}
-
-class Formatter {
-public:
-    explicit Formatter(unsigned flags) : flags_(flags) {}
-    std::string format(const DomainDef &def);
-
-private:
-    bool inactive() const { return flags_ & FORMAT_INACTIVE; }
-    void deviceInfo(const DeviceInfo &info, bool allowBoot);
-    void disk(const DiskDef &d);
-    void controller(const ControllerDef &c);
-    void net(const NetDef &n);
-    void chr(const ChrDef &c);
-
-    unsigned flags_;
-    xml::Writer w_;
-};
-
-void Formatter::deviceInfo(const DeviceInfo &info, bool allowBoot)
-{
-    if (allowBoot && info.bootIndex)
-        w_.start("boot").attr("order", std::to_string(*info.bootIndex)).close();
-    if (!info.alias.empty() && (!inactive() || info.alias.starts_with("ua-")))
-        w_.start("alias").attr("name", info.alias).close();
-    if (info.pci) {
-        const PciAddress &a = *info.pci;
-        w_.start("address")
-            .attr("type", "pci")
-            .attr("domain", hex("0x%04x", a.domain))
-            .attr("bus", hex("0x%02x", a.bus))
-            .attr("slot", hex("0x%02x", a.slot))
-            .attr("function", hex("0x%x", a.function));
-        if (a.multifunction)
-            w_.attr("multifunction", "on");
-        w_.close();
-    }
-}
-
-void Formatter::disk(const DiskDef &d)
-{
-    w_.start("disk")
-        .attr("type", d.type == DiskDef::Type::File ? "file" : "block")
-        .attr("device", d.device == DiskDef::Device::Disk ? "disk" : "cdrom")
-        .open();
-    if (!d.driverName.empty() || d.format != DiskDef::Format::Default) {
-        w_.start("driver");
-        if (!d.driverName.empty())
-            w_.attr("name", d.driverName);
-        if (d.format != DiskDef::Format::Default)
-            w_.attr("type", d.format == DiskDef::Format::Raw ? "raw" : "qcow2");
-        w_.close();
-    }
-    if (!d.source.empty())
-        w_.start("source").attr(d.type == DiskDef::Type::File ? "file" : "dev", d.source).close();
-    const char *bus = d.bus == DiskDef::Bus::Virtio ? "virtio"
-                      : d.bus == DiskDef::Bus::Sata ? "sata"
-                                                    : "ide";
-    w_.start("target").attr("dev", d.targetDev).attr("bus", bus).close();
-    if (d.readonly)
-        w_.start("readonly").close();
-    deviceInfo(d.info, true);
-    w_.end();
-}
-
-void Formatter::controller(const ControllerDef &c)
-{
-    bool bridge = c.model == ControllerDef::Model::PciBridge;
-    w_.start("controller")
-        .attr("type", "pci")
-        .attr("index", std::to_string(c.index))
-        .attr("model", bridge ? "pci-bridge" : "pci-root");
-    bool hasAlias = !c.info.alias.empty() && (!inactive() || c.info.alias.starts_with("ua-"));
-    if (!bridge && !hasAlias && !c.info.pci) {
-        w_.close();
-        return;
-    }
-    w_.open();
-    if (bridge) {
-        w_.start("model").attr("name", "pci-bridge").close();
-        if (c.chassisNr)
-            w_.start("target").attr("chassisNr", std::to_string(*c.chassisNr)).close();
-    }
-    deviceInfo(c.info, false);
-    w_.end();
-}
-
-void Formatter::net(const NetDef &n)
-{
-    w_.start("interface").attr("type", "direct");
-    if (n.trustGuestRxFilters)
-        w_.attr("trustGuestRxFilters", *n.trustGuestRxFilters ? "yes" : "no");
-    w_.open();
-    if (!n.mac.isZero())
-        w_.start("mac").attr("address", n.mac.str()).close();
-    w_.start("source").attr("dev", n.sourceDev).attr("mode", toString(n.mode)).close();
-    if (!n.ifname.empty() && !(inactive() && isAutoGeneratedIfname(n.ifname))) {
-        w_.start("target").attr("dev", n.ifname);
-        if ((flags_ & FORMAT_STATUS) && !inactive() && n.ifindex > 0)
-            w_.attr("ifindex", std::to_string(n.ifindex));
-        w_.close();
-    }
-    if (!n.model.empty())
-        w_.start("model").attr("type", n.model).close();
-    if (n.driverName != NetDef::DriverName::Default || n.queues) {
-        w_.start("driver");
-        if (n.driverName != NetDef::DriverName::Default)
-            w_.attr("name", toString(n.driverName));
-        if (n.queues)
-            w_.attr("queues", std::to_string(n.queues));
-        w_.close();
-    }
-    if (n.linkState != NetDef::LinkState::Default)
-        w_.start("link").attr("state", toString(n.linkState)).close();
-    if (n.mtu)
-        w_.start("mtu").attr("size", std::to_string(n.mtu)).close();
-    deviceInfo(n.info, true);
-    w_.end();
-}
-
-void Formatter::chr(const ChrDef &c)
-{
-    const char *elem = c.kind == ChrDef::Kind::Serial ? "serial" : "console";
-    const char *type = c.type == ChrDef::Type::Pty ? "pty" : c.type == ChrDef::Type::File ? "file" : "null";
-    bool ptyLive = c.type == ChrDef::Type::Pty && !inactive() && !c.path.empty();
-    w_.start(elem).attr("type", type);
-    if (c.kind == ChrDef::Kind::Console && ptyLive)
-        w_.attr("tty", c.path);
-    w_.open();
-    if (c.type == ChrDef::Type::File || ptyLive)
-        w_.start("source").attr("path", c.path).close();
-    w_.start("target").attr("type", c.targetType);
-    if (c.port)
-        w_.attr("port", std::to_string(*c.port));
-    if (c.kind == ChrDef::Kind::Serial) {
-        w_.open();
-        w_.start("model").attr("name", c.targetType).close();
-        w_.end();
-    } else {
-        w_.close();
-    }
-    deviceInfo(c.info, false);
-    w_.end();
-}
-
-std::string Formatter::format(const DomainDef &def)
-{
-    w_.start("domain").attr("type", toString(def.virtType));
-    if (!inactive() && def.id >= 0)
-        w_.attr("id", std::to_string(def.id));
-    w_.open();
-    w_.element("name", def.name);
-    w_.element("uuid", uuidToString(def.uuid));
-    if (!def.title.empty())
-        w_.element("title", def.title);
-    if (!def.description.empty())
-        w_.element("description", def.description);
-    w_.start("memory").attr("unit", "KiB").text(std::to_string(def.memoryKiB));
-    unsigned long long cur = def.currentMemoryKiB ? def.currentMemoryKiB : def.memoryKiB;
-    w_.start("currentMemory").attr("unit", "KiB").text(std::to_string(cur));
-    w_.start("vcpu").attr("placement", "static").text(std::to_string(def.vcpus));
-
-    w_.start("os").open();
-    w_.start("type");
-    if (!def.os.arch.empty())
-        w_.attr("arch", def.os.arch);
-    if (!def.os.machine.empty())
-        w_.attr("machine", def.os.machine);
-    w_.text(def.os.type);
-    if (!def.os.kernel.empty())
-        w_.element("kernel", def.os.kernel);
-    if (!def.os.initrd.empty())
-        w_.element("initrd", def.os.initrd);
-    if (!def.os.cmdline.empty())
-        w_.element("cmdline", def.os.cmdline);
-    for (auto b : def.os.bootDevs)
-        w_.start("boot").attr("dev", toString(b)).close();
-    w_.end();
-
-    w_.element("on_poweroff", toString(def.onPoweroff));
-    w_.element("on_reboot", toString(def.onReboot));
-    w_.element("on_crash", toString(def.onCrash));
-
-    w_.start("devices").open();
-    if (!def.emulator.empty())
-        w_.element("emulator", def.emulator);
-    for (auto &d : def.disks)
-        disk(d);
-    for (auto &c : def.controllers)
-        controller(c);
-    for (auto &n : def.nets)
-        net(n);
-    for (auto &s : def.serials)
-        chr(s);
-    for (auto &c : def.consoles)
-        chr(c);
-    w_.end();
-    w_.end();
-    return w_.str();
-}
-
 } // namespace
 
 std::unique_ptr<DomainDef> parseDomainXML(const std::string &text, unsigned flags)
 {
     xml::DocPtr doc = xml::parseDocument(text, "(domain_definition)");
     return Parser(flags).parse(xmlDocGetRootElement(doc.get()));
-}
-
-std::string formatDomainXML(const DomainDef &def, unsigned flags)
-{
-    return Formatter(flags).format(def);
 }
 
 std::unique_ptr<DomainDef> parseAndValidateDomainXML(const std::string &text, unsigned flags,

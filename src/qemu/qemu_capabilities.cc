@@ -299,9 +299,33 @@ struct ProbeRun {
     bool timedOut = false;
 };
 
-// Run argv with `input` on stdin, collect stdout/stderr until both close or
-// the deadline passes.
-ProbeRun runProbe(const std::vector<std::string> &argv, const std::string &input)
+// Write all of `data` (small: QMP commands); a QEMU that died early closes
+// the pipe, which must give EPIPE, not SIGPIPE.
+void writeAll(int fd, const std::string &data)
+{
+    struct sigaction ignore {}, previous {};
+    ignore.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &ignore, &previous);
+    size_t off = 0;
+    while (off < data.size()) {
+        ssize_t n = write(fd, data.data() + off, data.size() - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        off += static_cast<size_t>(n);
+    }
+    sigaction(SIGPIPE, &previous, nullptr);
+}
+
+// Run argv with `input` on stdin and collect stdout/stderr until both close
+// or the deadline passes.  When `finished` says the output is complete,
+// `last` (e.g. QMP "quit") is written and stdin closed.  QEMU must not get
+// "quit" together with the other commands: it may exit before it flushed a
+// long reply that did not fit in the pipe, truncating it.
+ProbeRun runProbe(const std::vector<std::string> &argv, const std::string &input,
+                  const std::function<bool(const std::string &)> &finished = nullptr,
+                  const std::string &last = {})
 {
     int in[2], out[2], err[2];
     if (pipe2(in, O_CLOEXEC) < 0)
@@ -320,23 +344,10 @@ ProbeRun runProbe(const std::vector<std::string> &argv, const std::string &input
     outW.reset();
     errW.reset();
 
-    // The commands are small (well under a pipe buffer): write them at once
-    // and close, so QEMU sees EOF after "quit" even if it dies early.
-    {
-        // A QEMU that dies early closes the pipe: get EPIPE, not SIGPIPE.
-        struct sigaction ignore {}, previous {};
-        ignore.sa_handler = SIG_IGN;
-        sigaction(SIGPIPE, &ignore, &previous);
-        size_t off = 0;
-        while (off < input.size()) {
-            ssize_t n = write(inW.get(), input.data() + off, input.size() - off);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0)
-                break;
-            off += static_cast<size_t>(n);
-        }
-        sigaction(SIGPIPE, &previous, nullptr);
+    writeAll(inW.get(), input);
+    if (!finished) {
+        writeAll(inW.get(), last);
+        inW.reset();
     }
 
     ProbeRun r;
@@ -369,6 +380,10 @@ ProbeRun runProbe(const std::vector<std::string> &argv, const std::string &input
                 continue;
             }
             (i == 0 ? r.out : r.err).append(buf, static_cast<size_t>(got));
+            if (i == 0 && inW && finished(r.out)) {
+                writeAll(inW.get(), last);
+                inW.reset();
+            }
         }
     }
     inW.reset();
@@ -478,9 +493,24 @@ bool probeQmp(const std::string &binary, bool tryNetdevJson, QemuCaps &caps, std
         R"({"execute":"query-machines","id":"machines"})" "\n"
         R"({"execute":"device-list-properties","arguments":{"typename":"virtio-net-pci"},"id":"virtio-net"})" "\n"
         R"({"execute":"query-qmp-schema","id":"schema"})" "\n"
-        R"({"execute":"query-kvm","id":"kvm"})" "\n"
-        R"({"execute":"quit","id":"quit"})" "\n";
-    ProbeRun r = runProbe(argv, input);
+        R"({"execute":"query-kvm","id":"kvm"})" "\n";
+    // Replies come in order: the reply to the last command (success or
+    // error) ends the exchange.
+    auto finished = [](const std::string &out) {
+        size_t end = out.find_last_not_of("\r\n");
+        if (end == std::string::npos || end + 1 == out.size())
+            return false; // no complete line yet
+        size_t start = out.rfind('\n', end);
+        start = start == std::string::npos ? 0 : start + 1;
+        try {
+            JsonValue v = JsonValue::parse(std::string_view(out).substr(start, end + 1 - start));
+            const JsonValue *id = v.isObject() ? v.find("id") : nullptr;
+            return id && id->isString() && id->asString() == "kvm";
+        } catch (const Error &) {
+            return false;
+        }
+    };
+    ProbeRun r = runProbe(argv, input, finished, R"({"execute":"quit","id":"quit"})" "\n");
     if (r.timedOut)
         raiseInternal(strprintf(_("QEMU %s did not answer the capability probe in time"),
                                 binary.c_str()));

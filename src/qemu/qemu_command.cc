@@ -888,6 +888,12 @@ static std::unique_ptr<DomainDef> parseForNative(const std::string &xml)
     return def;
 }
 
+void checkNativeFormat(const std::string &format)
+{
+    if (format != nativeFormatQemuArgv)
+        raiseUnsupported(strprintf(_("Unsupported config type %s"), format.c_str()));
+}
+
 std::string domainXMLToNative(const std::string &xml, const vd::Paths &paths,
                               const QemuCaps &caps)
 {

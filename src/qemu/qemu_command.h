@@ -103,6 +103,12 @@ std::string qmpSocketPath(const vd::Paths &paths, const std::string &domainName)
 std::string domainDefToNative(conf::DomainDef def, const vd::Paths &paths, const QemuCaps &caps,
                               bool vhostAvailable, bool kvmUsable, bool multiline = false);
 
+// The only native format: "qemu-argv".  checkNativeFormat throws
+// VIR_ERR_CONFIG_UNSUPPORTED "Unsupported config type X" (libvirt's text)
+// for anything else.
+inline constexpr const char *nativeFormatQemuArgv = "qemu-argv";
+void checkNativeFormat(const std::string &format);
+
 // `virt-direct domxml-to-native qemu-argv FILE`: parse (as an inactive
 // definition), probe the emulator through the capability cache of `paths`
 // and print what start would run on this host (vhost and KVM as found

@@ -312,6 +312,8 @@ int startDomain(const Paths &paths, conf::DomainDef &def, const StartOptions &op
                                   {"id", static_cast<int64_t>(def.id)},
                                   {"macvtaps", recordsToJson(records)}});
     Command supervisor(opts.supervisorProgram, {"supervise", def.name});
+    // The supervisor's own messages go to the domain log, next to QEMU's.
+    supervisor.setLogFile(sc.qemuLog);
     if (!paths.root.empty())
         supervisor.addEnv("VIRT_DIRECT_ROOT=" + paths.root);
     auto launched = launchSupervisor(std::move(supervisor), sc, fdMap, opts.timeout);
@@ -356,21 +358,22 @@ std::optional<RunningDomain> findRunningDomain(const Paths &paths, const std::st
     return rd;
 }
 
-std::vector<std::string> runningDomainNames(const Paths &paths)
+std::vector<RunningDomain> runningDomains(const Paths &paths)
 {
-    std::vector<std::string> names;
+    std::vector<RunningDomain> domains;
     std::error_code ec;
     const std::string suffix = ".state.json";
     for (const auto &e : std::filesystem::directory_iterator(paths.runDir, ec)) {
         std::string f = e.path().filename().string();
         if (f.size() > suffix.size() && f.compare(f.size() - suffix.size(), suffix.size(), suffix) == 0) {
             std::string name = f.substr(0, f.size() - suffix.size());
-            if (findRunningDomain(paths, name))
-                names.push_back(name);
+            if (auto rd = findRunningDomain(paths, name))
+                domains.push_back(std::move(*rd));
         }
     }
-    std::sort(names.begin(), names.end());
-    return names;
+    std::sort(domains.begin(), domains.end(),
+              [](const auto &a, const auto &b) { return a.name < b.name; });
+    return domains;
 }
 
 static RunningDomain requireRunning(const Paths &paths, const std::string &name)

@@ -59,8 +59,8 @@ int startDomain(const Paths &paths, conf::DomainDef &def, const StartOptions &op
 // died is cleaned up (QEMU killed, devices deleted, names released) and
 // reported as not running.
 std::optional<RunningDomain> findRunningDomain(const Paths &paths, const std::string &name);
-// Names of all running domains (after stale cleanup), sorted.
-std::vector<std::string> runningDomainNames(const Paths &paths);
+// All running domains (after stale cleanup), sorted by name.
+std::vector<RunningDomain> runningDomains(const Paths &paths);
 
 // SIGTERM then SIGKILL, through the supervisor; waits until everything is
 // torn down.  Throws VIR_ERR_OPERATION_INVALID when not running.

@@ -531,6 +531,7 @@ int supervisorMain(const std::function<void(Supervisor &)> &customize)
         text.append(buf, static_cast<size_t>(n));
     }
     dup2(devNull.get(), 0);
+    devNull.reset(); // fds 0 and 1 hold /dev/null now; no stray copy
 
     std::optional<Supervisor> sup;
     try {

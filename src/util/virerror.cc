@@ -42,6 +42,8 @@ std::string errorPrefixFormat(virErrorNumber code)
     switch (code) {
     case VIR_ERR_XML_ERROR:
         return _("XML error: %s");
+    case VIR_ERR_XML_INVALID_SCHEMA:
+        return _("XML document failed to validate against schema: %s");
     case VIR_ERR_XML_DETAIL:
         return "%s";
     case VIR_ERR_CONFIG_UNSUPPORTED:

@@ -396,6 +396,9 @@ void MacvtapTransaction::createAll(const std::vector<MacvtapRequest> &requests)
             opts_.fault(s, i);
     };
 
+    if (opts_.state && opts_.owner.empty())
+        raiseInternal(_("netdev reservations need an owner"));
+
     // Everything below runs under the state lock: names are chosen and
     // recorded as reserved before any other virt-direct process can look.
     std::optional<NetdevNameState::Locked> locked;
@@ -513,7 +516,35 @@ void MacvtapTransaction::createAll(const std::vector<MacvtapRequest> &requests)
         std::vector<NetlinkMsg> msgs;
         for (const auto &p : pending)
             msgs.push_back(makeCreateMsg(requests[p.req], p.name, parents[p.req]->ifindex, group));
-        std::vector<NetlinkReply> replies = sock_.requestAll(msgs);
+        std::vector<NetlinkReply> replies;
+        try {
+            replies = sock_.requestAll(msgs);
+        } catch (...) {
+            // Answers were lost, so we do not know which creates succeeded.
+            // Adopt, for rollback, exactly the devices that match what we
+            // asked for (name, kind, parent, MAC and our private group).
+            for (const auto &l : dumpLinks(sock_)) {
+                for (const auto &p : pending) {
+                    const auto &rq = requests[p.req];
+                    if (l.name == p.name && l.kind == macvtapKindName(rq.kind) &&
+                        l.parentIndex == parents[p.req]->ifindex && l.group == group &&
+                        (rq.mode == MacvlanMode::Passthrough || (l.mac && *l.mac == rq.mac))) {
+                        MacvtapResult res;
+                        res.record.ifname = l.name;
+                        res.record.ifindex = l.ifindex;
+                        res.record.parent = rq.parent;
+                        res.record.parentIndex = l.parentIndex;
+                        res.record.mode = rq.mode;
+                        res.record.kind = rq.kind;
+                        res.record.group = group;
+                        res.record.autoNamed = p.autoNamed;
+                        results_.push_back(std::move(res));
+                        resultReq_.push_back(p.req);
+                    }
+                }
+            }
+            throw;
+        }
 
         std::vector<Pending> retry;
         std::exception_ptr firstError;

@@ -100,8 +100,10 @@ enum class MacvtapStep {
 using MacvtapFaultHook = std::function<void(MacvtapStep step, size_t index)>;
 
 struct MacvtapOptions {
-    std::string owner{};               // key of the reservations (domain name)
-    NetdevNameState *state = nullptr;  // null: no persistent reservations
+    std::string owner{};               // key of the reservations (domain name);
+                                       // required with `state`
+    NetdevNameState *state = nullptr;  // null: no persistent reservations and
+                                       // no link group (teardown per ifindex)
     MacvtapFaultHook fault{};          // tests only
     std::string nodeDir = "/dev";      // where private device nodes are made
     unsigned tapWaitMs = 2000;         // bounded wait for the tap's sysfs entry
