@@ -158,6 +158,7 @@ class QemuSupervisorTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testFdForwardedThroughControl);
     CPPUNIT_TEST(testBadConfig);
     CPPUNIT_TEST(testLaunchTimeoutCancelsStart);
+    CPPUNIT_TEST(testSetState);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -357,6 +358,27 @@ public:
         CPPUNIT_ASSERT(d.supervisorLog().find("was cancelled") != std::string::npos);
         CPPUNIT_ASSERT(!exists(d.cfg.stateFile));
         CPPUNIT_ASSERT(!exists(d.cfg.controlSocket));
+    }
+
+    void testSetState()
+    {
+        Domain d;
+        d.launch();
+        Monitor ctl = d.control();
+        std::string other = d.marker() + ".new";
+        ctl.execute("vd-set-state",
+                    JsonValue::object({{"state", JsonValue::object({{"teardownMarker", other},
+                                                                    {"nics", 2}})}}));
+        JsonValue state = JsonValue::parse(vd::readFile(d.cfg.stateFile));
+        CPPUNIT_ASSERT_EQUAL(int64_t(2), state.get("state").get("nics").asInt());
+        CPPUNIT_ASSERT_THROW(ctl.execute("vd-set-state", JsonValue::object({{"state", 1}})),
+                             vd::qemu::MonitorError);
+        ctl.quit();
+        CPPUNIT_ASSERT(ctl.waitForClose(seconds(15)));
+        // The teardown saw the new state.
+        CPPUNIT_ASSERT(exists(other));
+        CPPUNIT_ASSERT(!exists(d.marker()));
+        std::filesystem::remove(other);
     }
 
     void testBadConfig()

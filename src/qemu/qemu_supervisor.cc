@@ -194,6 +194,14 @@ JsonValue Supervisor::runtimeState() const
                               {"state", config_.state}});
 }
 
+void Supervisor::updateState(JsonValue state)
+{
+    if (!state.isObject())
+        raiseInternal(_("the domain state must be a JSON object"));
+    config_.state = std::move(state);
+    writeFileAtomic(config_.stateFile, runtimeState().toString() + "\n", 0600);
+}
+
 void Supervisor::start()
 {
     for (int fd : config_.passFds)
@@ -456,6 +464,12 @@ JsonValue Supervisor::handleControlCommand(const JsonValue &request, int fd)
         return JsonValue::object();
     if (cmd == "vd-query-state")
         return runtimeState();
+    if (cmd == "vd-set-state") {
+        if (!args)
+            raiseInternal(_("vd-set-state needs a 'state' argument"));
+        updateState(args->get("state"));
+        return JsonValue::object();
+    }
     if (cmd == "vd-destroy") {
         destroyQemu();
         return JsonValue::object();
