@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -208,6 +209,11 @@ public:
 
         JsonValue state = JsonValue::parse(vd::readFile(d.cfg.stateFile));
         CPPUNIT_ASSERT_EQUAL(int64_t(launched.qemuPid), state.get("qemuPid").asInt());
+        struct stat sb;
+        CPPUNIT_ASSERT(stat(d.cfg.controlSocket.c_str(), &sb) == 0);
+        CPPUNIT_ASSERT_EQUAL(0600u, static_cast<unsigned>(sb.st_mode & 0777));
+        CPPUNIT_ASSERT(stat(d.cfg.monitorSocket.c_str(), &sb) == 0);
+        CPPUNIT_ASSERT_EQUAL(0u, static_cast<unsigned>(sb.st_mode & 077));
         CPPUNIT_ASSERT_EQUAL(int64_t(sup), state.get("supervisorPid").asInt());
         CPPUNIT_ASSERT_EQUAL(d.marker(), state.get("state").get("teardownMarker").asString());
 

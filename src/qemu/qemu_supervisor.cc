@@ -514,6 +514,9 @@ int Supervisor::run(int readyFd)
 int supervisorMain(const std::function<void(Supervisor &)> &customize)
 {
     signal(SIGPIPE, SIG_IGN);
+    // Sockets, state file and QEMU's files are for root's eyes only; no
+    // window between bind() and chmod() in which they are not.
+    umask(077);
     // The ready report goes to what is now stdout; afterwards stdout is
     // /dev/null, so nothing else can ever write into the CLI's pipe.
     int readyFd = fcntl(1, F_DUPFD_CLOEXEC, 3);
