@@ -113,6 +113,8 @@ public:
     {
         vd::Command cmd(helper_);
         cmd.setLogFile(dir_ + "/supervisor.log");
+        // Tests only: a killed runner takes supervisor (and so QEMU) along.
+        cmd.setKillOnParentDeath(true);
         launched_.emplace(vd::qemu::launchSupervisor(cmd, cfg, fds, timeout));
         launched_->supervisor.setTerminateGrace(seconds(5));
         return *launched_;
