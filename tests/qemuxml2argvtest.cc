@@ -146,6 +146,8 @@ public:
         CPPUNIT_ASSERT((plans[2] == NetFdPlan{{7}, {}}));
         auto from10 = planNetFds(def, false, 10);
         CPPUNIT_ASSERT((from10[2] == NetFdPlan{{14}, {}}));
+        CPPUNIT_ASSERT_EQUAL(8, planFdCeiling(plans));
+        CPPUNIT_ASSERT_EQUAL(3, planFdCeiling({}));
     }
 
     void testFdPlanVhost()

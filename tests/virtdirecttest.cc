@@ -91,6 +91,10 @@ public:
         CPPUNIT_ASSERT_MESSAGE(r.out, r.out.find("macvtap7") == std::string::npos);
         CPPUNIT_ASSERT_MESSAGE(r.out, r.out.find("<target dev='mytap0'/>") != std::string::npos);
         CPPUNIT_ASSERT_MESSAGE(r.out, r.out.find("<uuid>") != std::string::npos);
+        // PCI addresses are fixed at define time, as libvirt does.
+        CPPUNIT_ASSERT_MESSAGE(r.out, r.out.find("<address type='pci' domain='0x0000' bus='0x00' "
+                                                 "slot='0x02' function='0x0'/>") !=
+                                          std::string::npos);
 
         r = vd({"define", data("guest2.xml")});
         CPPUNIT_ASSERT_EQUAL_MESSAGE(r.err, 0, r.status);

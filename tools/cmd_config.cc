@@ -8,6 +8,8 @@
 #include "conf/domain_store.h"
 #include "conf/domain_validate.h"
 #include "conf/domain_xml.h"
+#include "qemu/qemu_capabilities.h"
+#include "qemu/qemu_command.h"
 #include "qemu/qemu_process.h"
 #include "util/virerror.h"
 #include "util/virfile.h"
@@ -68,6 +70,11 @@ int cmdDefine(Context &ctx, const Args &args)
                     VIR_FROM_QEMU);
 
     conf::assignMacAddresses(*def, store.macsInUse(def->name));
+    // Like libvirt, PCI addresses (and any pci-bridges they need) are fixed
+    // at define time and persisted, so a device keeps its slot when the
+    // domain later gains devices.
+    qemu::QemuCapsCache caps(ctx.paths);
+    qemu::prepareDomainForQemu(*def, caps.get(qemu::findEmulator(def->emulator, def->os.arch)));
     store.saveConfig(*def);
     ctx.out << strprintf(_("Domain '%s' defined from %s"), def->name.c_str(), file.c_str())
             << "\n\n";

@@ -297,6 +297,18 @@ std::vector<NetFdPlan> planNetFds(const DomainDef &def, const QemuCaps &caps, bo
     return planNetFds(def, vhostAvailable && caps.has(QemuCapsFlag::VhostNet), firstFd);
 }
 
+int planFdCeiling(const std::vector<NetFdPlan> &plans)
+{
+    int top = 2;
+    for (const auto &p : plans) {
+        for (int fd : p.tapFds)
+            top = std::max(top, fd);
+        for (int fd : p.vhostFds)
+            top = std::max(top, fd);
+    }
+    return top + 1;
+}
+
 std::string hubTapId(const NetDef &net) { return netdevAlias(net) + "-tap"; }
 std::string hubPortId(const NetDef &net) { return netdevAlias(net) + "-port"; }
 

@@ -43,6 +43,11 @@ std::vector<NetFdPlan> planNetFds(const conf::DomainDef &def, bool vhostAvailabl
 std::vector<NetFdPlan> planNetFds(const conf::DomainDef &def, const QemuCaps &caps,
                                   bool vhostAvailable, int firstFd = 3);
 
+// One more than the highest fd number in the plans: QEMU's RLIMIT_NOFILE
+// must be above this (plus QEMU's own fds) — 250 NICs with 8 queues and
+// vhost need about 4000, above the usual soft limit of 1024.
+int planFdCeiling(const std::vector<NetFdPlan> &plans);
+
 // Host probes (read-only: they open and close, create nothing).
 bool hostVhostNetAvailable(); // /dev/vhost-net can be opened read-write
 bool hostKvmUsable();         // /dev/kvm opens and the CPU has vmx/svm

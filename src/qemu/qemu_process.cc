@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -178,6 +179,27 @@ bool supervisorAlive(const StateFile &st, const std::string &name)
     return processMatches(st.supervisorPid, supervisorNeedle(name));
 }
 
+// QEMU inherits our RLIMIT_NOFILE through the supervisor; many NICs with
+// many queues need more than the usual soft limit of 1024.  The headroom
+// covers QEMU's own fds (eventfds per queue, the monitor, the log).
+void raiseFdLimitFor(const std::vector<NetFdPlan> &plans)
+{
+    rlim_t want = static_cast<rlim_t>(planFdCeiling(plans)) * 3 + 256;
+    struct rlimit rl;
+    if (::getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+        return;
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want)
+        throw Error(VIR_ERR_CONFIG_UNSUPPORTED,
+                    strprintf(_("the domain needs %llu file descriptors but the hard limit is "
+                                "%llu"),
+                              static_cast<unsigned long long>(want),
+                              static_cast<unsigned long long>(rl.rlim_max)),
+                    VIR_FROM_QEMU);
+    rl.rlim_cur = want;
+    if (::setrlimit(RLIMIT_NOFILE, &rl) < 0)
+        raiseSystem(errno, _("cannot raise the open file limit"));
+}
+
 class PhaseTimer {
 public:
     explicit PhaseTimer(const PhaseReporter &r) : report_(r), start_(Clock::now()) {}
@@ -247,6 +269,7 @@ int startDomain(const Paths &paths, conf::DomainDef &def, const StartOptions &op
     prepareDomainForQemu(def, caps);
     bool vhost = hostVhostNetAvailable();
     auto plans = planNetFds(def, caps, vhost);
+    raiseFdLimitFor(plans);
     timer.done("prepare (capabilities, addresses)");
 
     // Host NICs: one transaction; destroyed without commit() it rolls back.
