@@ -209,6 +209,21 @@ public:
             CPPUNIT_ASSERT(std::filesystem::read_symlink(e.path(), ec).string() != pipeName);
         }
 
+        // The supervisor holds only what it needs: stdio (/dev/null, log),
+        // epoll, eventfd, signalfd, pidfd, QMP socket, control listener.
+        // Not the CLI's config/ready sockets, nothing else.
+        std::string fds;
+        size_t nfds = 0;
+        for (const auto &e : std::filesystem::directory_iterator("/proc/" + std::to_string(sup) +
+                                                                 "/fd")) {
+            std::error_code ec;
+            fds += e.path().filename().string() + " -> " +
+                   std::filesystem::read_symlink(e.path(), ec).string() + "\n";
+            ++nfds;
+        }
+        CPPUNIT_ASSERT_MESSAGE(fds, nfds == 9);
+        CPPUNIT_ASSERT_MESSAGE(fds, fdTarget(sup, 0) == "/dev/null" && fdTarget(sup, 1) == "/dev/null");
+
         JsonValue state = JsonValue::parse(vd::readFile(d.cfg.stateFile));
         CPPUNIT_ASSERT_EQUAL(int64_t(launched.qemuPid), state.get("qemuPid").asInt());
         struct stat sb;
