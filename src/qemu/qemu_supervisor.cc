@@ -263,6 +263,10 @@ void Supervisor::start()
         const JsonValue *args = c.find("arguments");
         monitor_->execute(c.get("execute").asString(), args ? *args : JsonValue());
     }
+    // Events read together with the replies (RESUME after "cont") are
+    // already off the socket: log them now, not at the next readable event.
+    for (const auto &ev : monitor_->takeEvents())
+        log("QEMU event: " + ev.toString());
 
     controlListener_ = createMonitorListener(config_.controlSocket);
     chmod(config_.controlSocket.c_str(), 0600);
