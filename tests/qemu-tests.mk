@@ -2,7 +2,7 @@
 tests_vdtest_SOURCES += tests/qemumonitortest.cc
 tests_vdtest_SOURCES += tests/e2eguesttest.cc
 EXTRA_DIST += tests/guest/build-guest.sh tests/guest/e2e-smoke.sh \
-	tests/guest/e2e-virt-direct.sh tests/guest/init tests/guest/udptool.c \
+	tests/guest/init tests/guest/udptool.c \
 	tests/guest/README.md
 tests_vdtest_SOURCES += tests/qemusupervisortest.cc
 check_PROGRAMS += tests/vdsupervisorhelper
