@@ -1,7 +1,8 @@
-// End-to-end smoke test: a real guest (TCG) on a macvtap in a private
-// network namespace pings its peer and sends a UDP datagram.  The work is
-// done by tests/guest/e2e-smoke.sh (which the lead's `virt-direct start`
-// e2e test can build on); this suite runs it and reports skip/fail.
+// End-to-end smoke test of the recipe below virt-direct: a real guest (TCG)
+// on a macvtap in a private network namespace pings its peer and sends a
+// UDP datagram.  The work is done by tests/guest/e2e-smoke.sh; this suite
+// runs it and reports skip/fail.  virt-direct itself with the same guest is
+// tested by tests/e2evirtdirecttest.cc.
 //
 // The guest kit is cached in $VD_GUEST_CACHE (default
 // /var/tmp/virt-direct-guest) and built on first use with apt-get download.

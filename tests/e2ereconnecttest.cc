@@ -29,6 +29,7 @@
 #include "util/vircommand.h"
 #include "util/virerror.h"
 #include "util/virfile.h"
+#include "util/virnetns.h"
 
 using namespace std::chrono;
 using vd::Command;
@@ -42,39 +43,16 @@ std::string guestCache()
     return c && *c ? c : "/var/tmp/virt-direct-guest";
 }
 
-std::string ip(const std::vector<std::string> &args)
-{
-    return Command("ip", args).runChecked(seconds(20));
-}
-
-// A uniquely named network namespace, deleted (with every interface in it)
-// on destruction.
+// A private network namespace (vd::NamedNetns: deleted with everything in
+// it on destruction and on fatal signals).
 class Netns {
 public:
-    Netns()
-    {
-        static int counter;
-        name_ = "vd-rc-" + std::to_string(getpid()) + "-" + std::to_string(counter++);
-        ip({"netns", "add", name_});
-    }
-    ~Netns()
-    {
-        try {
-            Command("ip", {"netns", "del", name_}).run(seconds(20));
-        } catch (...) {
-        }
-    }
-    const std::string &name() const { return name_; }
-    std::string in(const std::vector<std::string> &args) const
-    {
-        std::vector<std::string> full{"-n", name_};
-        full.insert(full.end(), args.begin(), args.end());
-        return ip(full);
-    }
+    const std::string &name() const { return ns_.name(); }
+    void in(const std::vector<std::string> &args) const { ns_.ip(args); }
     // Read a file in the namespace's own sysfs (ip netns exec mounts it).
     std::string sysfs(const std::string &glob) const
     {
-        std::string out = Command("ip", {"netns", "exec", name_, "sh", "-c", "cat " + glob})
+        std::string out = Command("ip", {"netns", "exec", name(), "sh", "-c", "cat " + glob})
                               .runChecked(seconds(20));
         while (!out.empty() && out.back() == '\n')
             out.pop_back();
@@ -82,7 +60,7 @@ public:
     }
 
 private:
-    std::string name_;
+    vd::NamedNetns ns_{"vd-rc"};
 };
 
 class TempDir {
@@ -201,7 +179,9 @@ public:
                      "hubport,id=hptap0,hubid=0,netdev=tap0", "-serial", "file:" + console,
                      "-chardev", "socket,id=mon,fd=4,server=on,wait=off", "-mon",
                      "chardev=mon,mode=control"});
+        // If the test runner dies, QEMU must not linger.
         cmd.passFd(3, tap.get()).passFd(4, listener.get()).setLogFile(dir.path() + "/qemu.log");
+        cmd.setKillOnParentDeath(true);
         vd::Child qemu = cmd.spawn();
         qemu.setTerminateGrace(seconds(3));
         tap.reset();

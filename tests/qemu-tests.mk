@@ -2,7 +2,8 @@
 tests_vdtest_SOURCES += tests/qemumonitortest.cc
 tests_vdtest_SOURCES += tests/e2eguesttest.cc
 EXTRA_DIST += tests/guest/build-guest.sh tests/guest/e2e-smoke.sh \
-	tests/guest/init tests/guest/udptool.c tests/guest/README.md
+	tests/guest/init tests/guest/udptool.c \
+	tests/guest/README.md
 tests_vdtest_SOURCES += tests/qemusupervisortest.cc
 check_PROGRAMS += tests/vdsupervisorhelper
 tests_vdsupervisorhelper_SOURCES = tests/vdsupervisorhelper.cc

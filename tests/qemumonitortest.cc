@@ -55,6 +55,7 @@ public:
                               "socket,id=mon,fd=3,server=on,wait=off", "-mon",
                               "chardev=mon,mode=control"});
         cmd.args(extra).passFd(3, listener.get()).setLogFile(dir_ + "/qemu.log");
+        cmd.setKillOnParentDeath(true); // never outlive a killed test runner
         child_ = cmd.spawn();
         child_.setTerminateGrace(seconds(2));
     }

@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -112,6 +113,8 @@ public:
     {
         vd::Command cmd(helper_);
         cmd.setLogFile(dir_ + "/supervisor.log");
+        // Tests only: a killed runner takes supervisor (and so QEMU) along.
+        cmd.setKillOnParentDeath(true);
         launched_.emplace(vd::qemu::launchSupervisor(cmd, cfg, fds, timeout));
         launched_->supervisor.setTerminateGrace(seconds(5));
         return *launched_;
@@ -158,6 +161,7 @@ class QemuSupervisorTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testFdForwardedThroughControl);
     CPPUNIT_TEST(testBadConfig);
     CPPUNIT_TEST(testLaunchTimeoutCancelsStart);
+    CPPUNIT_TEST(testSetState);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -205,8 +209,28 @@ public:
             CPPUNIT_ASSERT(std::filesystem::read_symlink(e.path(), ec).string() != pipeName);
         }
 
+        // The supervisor holds only what it needs: stdio (/dev/null, log),
+        // epoll, eventfd, signalfd, pidfd, QMP socket, control listener.
+        // Not the CLI's config/ready sockets, nothing else.
+        std::string fds;
+        size_t nfds = 0;
+        for (const auto &e : std::filesystem::directory_iterator("/proc/" + std::to_string(sup) +
+                                                                 "/fd")) {
+            std::error_code ec;
+            fds += e.path().filename().string() + " -> " +
+                   std::filesystem::read_symlink(e.path(), ec).string() + "\n";
+            ++nfds;
+        }
+        CPPUNIT_ASSERT_MESSAGE(fds, nfds == 9);
+        CPPUNIT_ASSERT_MESSAGE(fds, fdTarget(sup, 0) == "/dev/null" && fdTarget(sup, 1) == "/dev/null");
+
         JsonValue state = JsonValue::parse(vd::readFile(d.cfg.stateFile));
         CPPUNIT_ASSERT_EQUAL(int64_t(launched.qemuPid), state.get("qemuPid").asInt());
+        struct stat sb;
+        CPPUNIT_ASSERT(stat(d.cfg.controlSocket.c_str(), &sb) == 0);
+        CPPUNIT_ASSERT_EQUAL(0600u, static_cast<unsigned>(sb.st_mode & 0777));
+        CPPUNIT_ASSERT(stat(d.cfg.monitorSocket.c_str(), &sb) == 0);
+        CPPUNIT_ASSERT_EQUAL(0u, static_cast<unsigned>(sb.st_mode & 077));
         CPPUNIT_ASSERT_EQUAL(int64_t(sup), state.get("supervisorPid").asInt());
         CPPUNIT_ASSERT_EQUAL(d.marker(), state.get("state").get("teardownMarker").asString());
 
@@ -357,6 +381,27 @@ public:
         CPPUNIT_ASSERT(d.supervisorLog().find("was cancelled") != std::string::npos);
         CPPUNIT_ASSERT(!exists(d.cfg.stateFile));
         CPPUNIT_ASSERT(!exists(d.cfg.controlSocket));
+    }
+
+    void testSetState()
+    {
+        Domain d;
+        d.launch();
+        Monitor ctl = d.control();
+        std::string other = d.marker() + ".new";
+        ctl.execute("vd-set-state",
+                    JsonValue::object({{"state", JsonValue::object({{"teardownMarker", other},
+                                                                    {"nics", 2}})}}));
+        JsonValue state = JsonValue::parse(vd::readFile(d.cfg.stateFile));
+        CPPUNIT_ASSERT_EQUAL(int64_t(2), state.get("state").get("nics").asInt());
+        CPPUNIT_ASSERT_THROW(ctl.execute("vd-set-state", JsonValue::object({{"state", 1}})),
+                             vd::qemu::MonitorError);
+        ctl.quit();
+        CPPUNIT_ASSERT(ctl.waitForClose(seconds(15)));
+        // The teardown saw the new state.
+        CPPUNIT_ASSERT(exists(other));
+        CPPUNIT_ASSERT(!exists(d.marker()));
+        std::filesystem::remove(other);
     }
 
     void testBadConfig()

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <limits>
+#include <random>
 #include <string>
 
 #include "testutils.h"
@@ -47,6 +48,8 @@ class VirJsonTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testParseErrors);
     CPPUNIT_TEST(testDepthLimit);
     CPPUNIT_TEST(testQmpGreeting);
+    CPPUNIT_TEST(testRandomRoundTrips);
+    CPPUNIT_TEST(testRandomGarbageNeverCrashes);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -235,6 +238,89 @@ public:
             R"("package": "Debian 1:7.2+dfsg-7+deb12u6"}, "capabilities": ["oob"]}})");
         CPPUNIT_ASSERT_EQUAL(int64_t(7), g.get("QMP").get("version").get("qemu").get("major").asInt());
         CPPUNIT_ASSERT_EQUAL(std::string("oob"), g.get("QMP").get("capabilities").at(0).asString());
+    }
+
+    // Property: any value we can build serialises to text that parses back
+    // to an equal value.
+    void testRandomRoundTrips()
+    {
+        std::mt19937_64 rng(12345);
+        for (int i = 0; i < 2000; ++i) {
+            JsonValue v = randomValue(rng, 0);
+            std::string text = v.toString();
+            JsonValue back = JsonValue::parse(text);
+            CPPUNIT_ASSERT_MESSAGE(text, back == v);
+            CPPUNIT_ASSERT_EQUAL(text, back.toString());
+        }
+    }
+
+    // Mutated and random inputs either parse or throw vd::Error - nothing else.
+    void testRandomGarbageNeverCrashes()
+    {
+        std::mt19937_64 rng(777);
+        const std::string alphabet = "{}[]:,\"\\/ntfrue0123456789.-+eEu \t\n\x01\xc3\xa9";
+        for (int i = 0; i < 5000; ++i) {
+            std::string text;
+            if (i % 2) {
+                text = randomValue(rng, 0).toString();
+                for (int m = 0; m < 3 && !text.empty(); ++m)
+                    text[rng() % text.size()] = alphabet[rng() % alphabet.size()];
+            } else {
+                size_t len = rng() % 40;
+                for (size_t k = 0; k < len; ++k)
+                    text.push_back(alphabet[rng() % alphabet.size()]);
+            }
+            try {
+                JsonValue::parse(text);
+            } catch (const vd::Error &) {
+            }
+        }
+    }
+
+private:
+    static JsonValue randomValue(std::mt19937_64 &rng, int depth)
+    {
+        switch (rng() % (depth > 3 ? 6 : 8)) {
+        case 0:
+            return JsonValue();
+        case 1:
+            return JsonValue(rng() % 2 == 0);
+        case 2:
+            return JsonValue(static_cast<int64_t>(rng()));
+        case 3:
+            return JsonValue(static_cast<uint64_t>(rng()));
+        case 4: {
+            double d = std::ldexp(static_cast<double>(rng() % 1000000) - 500000.0,
+                                  static_cast<int>(rng() % 200) - 100);
+            return JsonValue(d);
+        }
+        case 5: {
+            std::string s;
+            size_t len = rng() % 12;
+            for (size_t k = 0; k < len; ++k) {
+                unsigned c = rng() % 5 == 0 ? static_cast<unsigned>(rng() % 0x20)
+                                            : 0x20 + static_cast<unsigned>(rng() % 0x60);
+                s.push_back(static_cast<char>(c));
+            }
+            if (rng() % 4 == 0)
+                s += "\xc3\xa9\xe2\x82\xac";
+            return JsonValue(s);
+        }
+        case 6: {
+            JsonValue a = JsonValue::array();
+            size_t n = rng() % 5;
+            for (size_t k = 0; k < n; ++k)
+                a.append(randomValue(rng, depth + 1));
+            return a;
+        }
+        default: {
+            JsonValue o = JsonValue::object();
+            size_t n = rng() % 5;
+            for (size_t k = 0; k < n; ++k)
+                o.set("k" + std::to_string(rng() % 8), randomValue(rng, depth + 1));
+            return o;
+        }
+        }
     }
 };
 

@@ -194,6 +194,14 @@ JsonValue Supervisor::runtimeState() const
                               {"state", config_.state}});
 }
 
+void Supervisor::updateState(JsonValue state)
+{
+    if (!state.isObject())
+        raiseInternal(_("the domain state must be a JSON object"));
+    config_.state = std::move(state);
+    writeFileAtomic(config_.stateFile, runtimeState().toString() + "\n", 0600);
+}
+
 void Supervisor::start()
 {
     for (int fd : config_.passFds)
@@ -460,6 +468,12 @@ JsonValue Supervisor::handleControlCommand(const JsonValue &request, int fd)
         return JsonValue::object();
     if (cmd == "vd-query-state")
         return runtimeState();
+    if (cmd == "vd-set-state") {
+        if (!args)
+            raiseInternal(_("vd-set-state needs a 'state' argument"));
+        updateState(args->get("state"));
+        return JsonValue::object();
+    }
     if (cmd == "vd-destroy") {
         destroyQemu();
         return JsonValue::object();
@@ -504,6 +518,9 @@ int Supervisor::run(int readyFd)
 int supervisorMain(const std::function<void(Supervisor &)> &customize)
 {
     signal(SIGPIPE, SIG_IGN);
+    // Sockets, state file and QEMU's files are for root's eyes only; no
+    // window between bind() and chmod() in which they are not.
+    umask(077);
     // The ready report goes to what is now stdout; afterwards stdout is
     // /dev/null, so nothing else can ever write into the CLI's pipe.
     int readyFd = fcntl(1, F_DUPFD_CLOEXEC, 3);

@@ -24,6 +24,9 @@
 // to QEMU, e.g. for getfd), except the supervisor's own:
 //   vd-query-state   the runtime state (as in the state file)
 //   vd-destroy       SIGTERM to QEMU, SIGKILL after the shutdown timeout
+//   vd-set-state     {"state": X}: replace the opaque state (what teardown
+//                    will see, e.g. after a NIC was hot-plugged) and rewrite
+//                    the state file
 // Control connections stay open until teardown has finished and the state
 // file is gone, so a client that waits for EOF (Monitor::waitForClose)
 // after vd-destroy or quit knows the domain is completely cleaned up.
@@ -102,6 +105,9 @@ public:
 
     // The runtime state as written to the state file.
     JsonValue runtimeState() const;
+    // Replace config().state (what the teardown gets) and rewrite the state
+    // file atomically.
+    void updateState(JsonValue state);
 
 private:
     struct ControlClient;

@@ -88,4 +88,8 @@ for f in vmlinuz initramfs.cpio udptool; do
     mv -f "$tmp/$f" "$cache/$f"
 done
 echo "$want" > "$cache/stamp"
+# Kernels of earlier builds are not needed any more.
+for old in "$cache"/*.deb; do
+    [ "$old" = "$deb" ] || rm -f "$old"
+done
 echo "build-guest: built $cache ($want)"
