@@ -629,6 +629,14 @@ LaunchedDomain launchSupervisor(Command supervisorCommand, const SupervisorConfi
             throw Error(static_cast<virErrorNumber>(err->get("code").asInt()),
                         err->get("message").asString(), VIR_FROM_QEMU);
         }
+        // The supervisor closes its end right after the report: wait for
+        // that EOF (briefly), so "started" means it holds nothing of ours.
+        for (int waited = 0; waited < 1000; waited += 10) {
+            pollfd p{readyOurs.get(), POLLIN, 0};
+            char buf[256];
+            if (poll(&p, 1, 10) > 0 && read(readyOurs.get(), buf, sizeof(buf)) == 0)
+                break;
+        }
         LaunchedDomain out;
         out.qemuPid = static_cast<pid_t>(msg.get("qemuPid").asInt());
         out.supervisor = std::move(child);
