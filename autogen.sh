@@ -10,7 +10,7 @@ if [ "$1" = "--install-deps" ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         g++ make autoconf automake autopoint gettext pkg-config \
         libxml2-dev libxml2-utils libnl-3-dev libnl-route-3-dev libcppunit-dev \
-        libvirt-dev iproute2 qemu-system-x86 busybox-static cpio kmod \
+        libvirt-dev iproute2 qemu-system-x86 busybox-static cpio kmod bc xz-utils zstd \
         ca-certificates >/dev/null
 fi
 autoreconf -fi
