@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "testutils.h"
 #include "util/virfile.h"
 
 extern char **environ;
@@ -79,6 +80,19 @@ RunResult runProgram(const std::vector<std::string> &argv, const std::vector<std
     }
     result.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     return result;
+}
+
+RunResult runVirtDirect(const std::string &netns, const std::string &root,
+                        const std::vector<std::string> &args)
+{
+    std::vector<std::string> argv;
+    if (!netns.empty())
+        argv = {"/usr/sbin/ip", "netns", "exec", netns};
+    argv.push_back(buildDir() + "/tools/virt-direct");
+    argv.push_back("--root");
+    argv.push_back(root);
+    argv.insert(argv.end(), args.begin(), args.end());
+    return runProgram(argv);
 }
 
 TempDir::TempDir()

@@ -17,6 +17,11 @@ struct RunResult {
 RunResult runProgram(const std::vector<std::string> &argv,
                      const std::vector<std::string> &env = {});
 
+// Run the built tools/virt-direct with --root `root`; inside network
+// namespace `netns` (through `ip netns exec`, so sysfs matches) unless empty.
+RunResult runVirtDirect(const std::string &netns, const std::string &root,
+                        const std::vector<std::string> &args);
+
 // A private temporary directory, removed recursively on destruction.
 class TempDir {
 public:

@@ -59,11 +59,7 @@ public:
 
     RunResult vd(const std::vector<std::string> &args)
     {
-        std::vector<std::string> argv{"/usr/sbin/ip", "netns", "exec", ns_->name(),
-                                      vd::test::buildDir() + "/tools/virt-direct", "--root",
-                                      root_->path()};
-        argv.insert(argv.end(), args.begin(), args.end());
-        return vd::test::runProgram(argv);
+        return vd::test::runVirtDirect(ns_->name(), root_->path(), args);
     }
 
     // A domain with `nics` direct NICs on the namespace's veth parent.

@@ -31,12 +31,9 @@ public:
     void setUp() override { root_ = std::make_unique<vd::test::TempDir>(); }
     void tearDown() override { root_.reset(); }
 
-    RunResult vd(std::vector<std::string> args)
+    RunResult vd(const std::vector<std::string> &args)
     {
-        std::vector<std::string> argv{vd::test::buildDir() + "/tools/virt-direct", "--root",
-                                      root_->path()};
-        argv.insert(argv.end(), args.begin(), args.end());
-        return vd::test::runProgram(argv);
+        return vd::test::runVirtDirect("", root_->path(), args);
     }
     static std::string data(const std::string &name)
     {
