@@ -17,6 +17,7 @@
 #include "testcommand.h"
 #include "testnetns.h"
 #include "testutils.h"
+#include "util/vircommand.h"
 #include "util/virjson.h"
 
 namespace {
@@ -36,6 +37,7 @@ class VirtDirectRunTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testSetLink);
     CPPUNIT_TEST(testSupervisorFds);
     CPPUNIT_TEST(testShutdownPressesPowerButton);
+    CPPUNIT_TEST(testStalePidsOfAnotherDomain);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -382,6 +384,46 @@ public:
                                          "error: Domain not found: no domain with matching name "
                                          "'nosuch'\n"),
                              r.err);
+    }
+
+    // A stale state file whose pids now belong to processes of domain
+    // "g10" (pid reuse): g1's cleanup must neither take them for g1's (it
+    // would never clean up) nor kill them.
+    void testStalePidsOfAnotherDomain()
+    {
+        CPPUNIT_ASSERT_EQUAL(0, vd({"define", writeDomain("g1", 1)}).status);
+        auto fake = [](const std::vector<std::string> &tail) {
+            std::vector<std::string> args{"-c", "while :; do sleep 0.1; done"};
+            args.insert(args.end(), tail.begin(), tail.end());
+            return vd::Command("/bin/sh", args).spawn();
+        };
+        vd::Child otherSupervisor = fake({"supervise", "g10"});
+        vd::Child otherQemu = fake({"-name", "guest=g10,debug-threads=on"});
+        std::filesystem::create_directories(runDir());
+        auto writeState = [&](pid_t sup, pid_t qemu) {
+            std::ofstream(runDir() + "/g1.state.json")
+                << vd::JsonValue::object({{"supervisorPid", static_cast<int64_t>(sup)},
+                                          {"qemuPid", static_cast<int64_t>(qemu)},
+                                          {"state", vd::JsonValue::object()}})
+                       .toString();
+        };
+
+        // g1's supervisor pid now runs g10's supervisor: g1 is not running.
+        writeState(otherSupervisor.pid(), otherQemu.pid());
+        auto r = vd({"list", "--all"});
+        CPPUNIT_ASSERT_MESSAGE(r.out, r.out.find(" -    g1     shut off") != std::string::npos);
+        CPPUNIT_ASSERT_MESSAGE("stale state of g1 was not cleaned up",
+                               !std::filesystem::exists(runDir() + "/g1.state.json"));
+        // ... and g10's QEMU is left alone.
+        CPPUNIT_ASSERT(otherQemu.running() && !otherQemu.tryWait());
+
+        // g1's supervisor is gone, its QEMU pid runs g10's QEMU.
+        writeState(999999999, otherQemu.pid());
+        r = vd({"destroy", "g1"});
+        CPPUNIT_ASSERT_EQUAL(1, r.status);
+        CPPUNIT_ASSERT(!std::filesystem::exists(runDir() + "/g1.state.json"));
+        CPPUNIT_ASSERT_MESSAGE("the QEMU of another domain was killed", !otherQemu.tryWait());
+        CPPUNIT_ASSERT(!otherSupervisor.tryWait());
     }
 
 private:

@@ -47,30 +47,76 @@ void removeRuntimeFiles(const Paths &paths, const std::string &name)
     removeQuietly(qmpSocketPath(paths, name));
 }
 
-// A pid names our process only if its command line says so: guards the
-// pid checks against pid reuse after a crash.
-bool processMatches(pid_t pid, const std::string &needle)
+// The arguments of a live process; empty when it is gone or a zombie (a
+// zombie has an empty command line: it is gone for our purposes).
+std::vector<std::string> processArgv(pid_t pid)
 {
+    std::vector<std::string> argv;
     if (pid <= 0 || (::kill(pid, 0) < 0 && errno == ESRCH))
-        return false;
+        return argv;
     std::string cmdline;
     try {
         cmdline = readFile("/proc/" + std::to_string(pid) + "/cmdline");
     } catch (const Error &) {
-        return false;
+        return argv;
     }
-    // A zombie has an empty command line: it is gone for our purposes.
-    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
-    return cmdline.find(needle) != std::string::npos;
+    size_t start = 0;
+    while (start < cmdline.size()) {
+        size_t end = cmdline.find('\0', start);
+        if (end == std::string::npos)
+            end = cmdline.size();
+        argv.push_back(cmdline.substr(start, end - start));
+        start = end + 1;
+    }
+    return argv;
 }
 
-std::string qemuNeedle(const std::string &name) { return "guest=" + name; }
-std::string supervisorNeedle(const std::string &name) { return "supervise " + name; }
+// A pid names our process only if its arguments say so exactly: guards the
+// pid checks against pid reuse after a crash.  Substring matching would
+// take the supervisor or QEMU of domain "web2" for those of "web" and kill
+// another domain.
+bool isSupervisorOf(pid_t pid, const std::string &name)
+{
+    auto argv = processArgv(pid);
+    for (size_t i = 1; i + 1 < argv.size(); ++i)
+        if (argv[i] == "supervise" && argv[i + 1] == name)
+            return true;
+    return false;
+}
 
-bool waitGone(pid_t pid, const std::string &needle, milliseconds timeout)
+// The domain name in QEMU's "-name guest=NAME,..." (commas in NAME are
+// doubled), or the plain "-name NAME" of old QEMUs.
+bool isQemuOf(pid_t pid, const std::string &name)
+{
+    auto argv = processArgv(pid);
+    for (size_t i = 1; i + 1 < argv.size(); ++i) {
+        if (argv[i] != "-name")
+            continue;
+        const std::string &v = argv[i + 1];
+        if (v == name)
+            return true;
+        if (v.rfind("guest=", 0) != 0)
+            continue;
+        std::string guest;
+        for (size_t j = 6; j < v.size(); ++j) {
+            if (v[j] == ',' && j + 1 < v.size() && v[j + 1] == ',')
+                ++j;
+            else if (v[j] == ',')
+                break;
+            guest.push_back(v[j]);
+        }
+        if (guest == name)
+            return true;
+    }
+    return false;
+}
+
+// Wait until `pid` is no longer the process `isOurs` recognises.
+bool waitGone(pid_t pid, const std::string &name, bool (*isOurs)(pid_t, const std::string &),
+              milliseconds timeout)
 {
     auto deadline = Clock::now() + timeout;
-    while (processMatches(pid, needle)) {
+    while (isOurs(pid, name)) {
         if (Clock::now() > deadline)
             return false;
         std::this_thread::sleep_for(milliseconds(5));
@@ -168,16 +214,16 @@ std::optional<StateFile> readStateFile(const Paths &paths, const std::string &na
 // The supervisor is gone: finish its job.  Called under the domain lock.
 void cleanupStale(const Paths &paths, const std::string &name, const StateFile &st)
 {
-    if (processMatches(st.qemuPid, qemuNeedle(name))) {
+    if (isQemuOf(st.qemuPid, name)) {
         ::kill(st.qemuPid, SIGKILL);
-        waitGone(st.qemuPid, qemuNeedle(name), milliseconds(5000));
+        waitGone(st.qemuPid, name, isQemuOf, milliseconds(5000));
     }
     teardownDomainHost(paths, name, st.macvtaps, {});
 }
 
 bool supervisorAlive(const StateFile &st, const std::string &name)
 {
-    return processMatches(st.supervisorPid, supervisorNeedle(name));
+    return isSupervisorOf(st.supervisorPid, name);
 }
 
 // QEMU inherits our RLIMIT_NOFILE through the supervisor; many NICs with
@@ -425,10 +471,10 @@ void destroyDomain(const Paths &paths, const std::string &name, milliseconds tim
     } catch (const Error &) {
         // The supervisor may be exiting already; the wait below decides.
     }
-    if (!waitGone(rd.supervisorPid, supervisorNeedle(name), timeout)) {
+    if (!waitGone(rd.supervisorPid, name, isSupervisorOf, timeout)) {
         // A wedged supervisor: take over (kill it, then clean up ourselves).
         ::kill(rd.supervisorPid, SIGKILL);
-        waitGone(rd.supervisorPid, supervisorNeedle(name), milliseconds(5000));
+        waitGone(rd.supervisorPid, name, isSupervisorOf, milliseconds(5000));
     }
     // Covers a supervisor that died without finishing its teardown.
     findRunningDomain(paths, name);
