@@ -35,6 +35,7 @@ class VirtDirectRunTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testSupervisorKilled);
     CPPUNIT_TEST(testConcurrentStarts);
     CPPUNIT_TEST(testSetLink);
+    CPPUNIT_TEST(testConcurrentSetLink);
     CPPUNIT_TEST(testSupervisorFds);
     CPPUNIT_TEST(testShutdownPressesPowerButton);
     CPPUNIT_TEST(testStalePidsOfAnotherDomain);
@@ -331,6 +332,33 @@ public:
         CPPUNIT_ASSERT(vd({"dumpxml", "l"}).out.find("<link state='down'/>") != std::string::npos);
         CPPUNIT_ASSERT_EQUAL(0, vd({"domif-setlink", "l", ifname, "up"}).status);
         CPPUNIT_ASSERT_EQUAL(1, vd({"domif-setlink", "l", "nosuch0", "up"}).status);
+    }
+
+    // domif-setlink on different NICs of one domain at the same time: each
+    // rewrites the live XML, and neither change may be lost.
+    void testConcurrentSetLink()
+    {
+        const unsigned nics = 4;
+        defineAndStart("cl", nics);
+        auto live = vd({"domiflist", "cl"}).out;
+        std::vector<std::string> ifnames;
+        for (size_t pos = 0; (pos = live.find(" macvtap", pos)) != std::string::npos; ++pos)
+            ifnames.push_back(live.substr(pos + 1, live.find(' ', pos + 1) - pos - 1));
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(live, size_t(nics), ifnames.size());
+        for (const char *state : {"down", "up", "down"}) {
+            std::vector<RunResult> results(nics);
+            std::vector<std::thread> threads;
+            for (unsigned i = 0; i < nics; ++i)
+                threads.emplace_back(
+                    [&, i] { results[i] = vd({"domif-setlink", "cl", ifnames[i], state}); });
+            for (auto &t : threads)
+                t.join();
+            for (unsigned i = 0; i < nics; ++i) {
+                CPPUNIT_ASSERT_EQUAL_MESSAGE(results[i].err, 0, results[i].status);
+                CPPUNIT_ASSERT_EQUAL(ifnames[i] + " " + state + "\n",
+                                     vd({"domif-getlink", "cl", ifnames[i]}).out);
+            }
+        }
     }
 
     // The supervisor holds exactly: stdio, one reference per tap

@@ -400,6 +400,29 @@ int startDomain(const Paths &paths, conf::DomainDef &def, const StartOptions &op
     return def.id;
 }
 
+// The running domain as its files describe it, or nullopt when it is not
+// running (no stale cleanup: callable under the domain lock).
+static std::optional<RunningDomain> readRunningDomain(const Paths &paths, const std::string &name,
+                                                      const StateFile &st)
+{
+    if (!supervisorAlive(st, name))
+        return std::nullopt;
+    RunningDomain rd;
+    rd.name = name;
+    rd.supervisorPid = st.supervisorPid;
+    rd.qemuPid = st.qemuPid;
+    rd.controlSocket = controlPath(paths, name);
+    rd.macvtaps = st.macvtaps;
+    try {
+        rd.live = conf::parseDomainXML(readFile(paths.domainRunPath(name)), conf::PARSE_LIVE);
+        rd.id = rd.live->id;
+    } catch (const Error &) {
+        // Being torn down right now.
+        return std::nullopt;
+    }
+    return rd;
+}
+
 std::optional<RunningDomain> findRunningDomain(const Paths &paths, const std::string &name)
 {
     auto st = readStateFile(paths, name);
@@ -412,20 +435,7 @@ std::optional<RunningDomain> findRunningDomain(const Paths &paths, const std::st
             cleanupStale(paths, name, *again);
         return std::nullopt;
     }
-    RunningDomain rd;
-    rd.name = name;
-    rd.supervisorPid = st->supervisorPid;
-    rd.qemuPid = st->qemuPid;
-    rd.controlSocket = controlPath(paths, name);
-    rd.macvtaps = st->macvtaps;
-    try {
-        rd.live = conf::parseDomainXML(readFile(paths.domainRunPath(name)), conf::PARSE_LIVE);
-        rd.id = rd.live->id;
-    } catch (const Error &) {
-        // Being torn down right now.
-        return std::nullopt;
-    }
-    return rd;
+    return readRunningDomain(paths, name, *st);
 }
 
 std::vector<RunningDomain> runningDomains(const Paths &paths)
@@ -490,7 +500,16 @@ void shutdownDomain(const Paths &paths, const std::string &name)
 void setInterfaceLink(const Paths &paths, const std::string &name, const std::string &iface,
                       bool up)
 {
-    RunningDomain rd = requireRunning(paths, name);
+    requireRunning(paths, name);
+    // The live XML is read, changed and rewritten: two commands doing that
+    // at once (domif-setlink on two NICs) would lose one change.  Not taken
+    // earlier: findRunningDomain takes it itself for a stale domain.
+    DomainLock lock(paths, name);
+    auto st = readStateFile(paths, name);
+    auto found = st ? readRunningDomain(paths, name, *st) : std::nullopt;
+    if (!found)
+        throw Error(VIR_ERR_OPERATION_INVALID, _("domain is not running"), VIR_FROM_QEMU);
+    RunningDomain &rd = *found;
     auto mac = MacAddr::parse(iface);
     conf::NetDef *net = nullptr;
     for (auto &n : rd.live->nets)
