@@ -331,7 +331,9 @@ public:
         CPPUNIT_ASSERT_EQUAL(ifname + " down\n", vd({"domif-getlink", "l", ifname}).out);
         CPPUNIT_ASSERT(vd({"dumpxml", "l"}).out.find("<link state='down'/>") != std::string::npos);
         CPPUNIT_ASSERT_EQUAL(0, vd({"domif-setlink", "l", ifname, "up"}).status);
-        CPPUNIT_ASSERT_EQUAL(1, vd({"domif-setlink", "l", "nosuch0", "up"}).status);
+        r = vd({"domif-setlink", "l", "nosuch0", "up"});
+        CPPUNIT_ASSERT_EQUAL(1, r.status);
+        CPPUNIT_ASSERT_EQUAL(std::string("error: interface (target: nosuch0) not found\n"), r.err);
     }
 
     // domif-setlink on different NICs of one domain at the same time: each

@@ -24,6 +24,7 @@ class VirtDirectConfigTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testUndefine);
     CPPUNIT_TEST(testUnknownDomain);
     CPPUNIT_TEST(testUsageErrors);
+    CPPUNIT_TEST(testLinkErrors);
     CPPUNIT_TEST(testDomxmlToNative);
     CPPUNIT_TEST_SUITE_END();
 
@@ -168,7 +169,43 @@ public:
         CPPUNIT_ASSERT_EQUAL(1, r.status);
         r = vd({"list", "--bogus"});
         CPPUNIT_ASSERT_EQUAL(1, r.status);
+        // virsh's own errors, without a libvirt prefix like "invalid argument: ".
+        CPPUNIT_ASSERT_EQUAL(std::string("error: command 'list' doesn't support option --bogus\n"),
+                             r.err);
+        r = vd({"list", "extra"});
+        CPPUNIT_ASSERT_EQUAL(std::string("error: unexpected data 'extra'\n"), r.err);
         CPPUNIT_ASSERT_EQUAL(0, vd({"--help"}).status);
+    }
+
+    // domif-getlink/-setlink report like virsh (which looks the interface
+    // up in the domain XML itself).
+    void testLinkErrors()
+    {
+        if (::access("/usr/bin/qemu-system-x86_64", X_OK) != 0)
+            vd::test::skip("qemu-system-x86_64 is not installed");
+        CPPUNIT_ASSERT_EQUAL(0, vd({"define", data("guest1.xml")}).status);
+        auto r = vd({"domif-getlink", "guest1", "52:54:00:aa:bb:02"});
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(r.err, std::string("52:54:00:aa:bb:02 up\n"), r.out);
+        r = vd({"domif-getlink", "guest1", "nosuch0"});
+        CPPUNIT_ASSERT_EQUAL(1, r.status);
+        CPPUNIT_ASSERT_EQUAL(std::string("error: Interface (dev: nosuch0) not found.\n"), r.err);
+        r = vd({"domif-getlink", "guest1", "52:54:00:AA:BB:99"});
+        CPPUNIT_ASSERT_EQUAL(
+            std::string("error: Interface (mac: 52:54:00:aa:bb:99) not found.\n"), r.err);
+        r = vd({"domif-setlink", "guest1", "nosuch0", "sideways"});
+        CPPUNIT_ASSERT_EQUAL(1, r.status);
+        CPPUNIT_ASSERT_EQUAL(std::string("error: invalid link state 'sideways'\n"), r.err);
+        r = vd({"domif-setlink", "guest1", "nosuch0", "up"});
+        CPPUNIT_ASSERT_EQUAL(1, r.status);
+        CPPUNIT_ASSERT_EQUAL(std::string("error: interface (target: nosuch0) not found\n"), r.err);
+        r = vd({"domif-setlink", "guest1", "52:54:00:aa:bb:99", "up"});
+        CPPUNIT_ASSERT_EQUAL(
+            std::string("error: interface (mac: 52:54:00:aa:bb:99) not found\n"), r.err);
+        r = vd({"domif-setlink", "nosuch", "nosuch0", "sideways"});
+        CPPUNIT_ASSERT_EQUAL(std::string("error: failed to get domain 'nosuch'\n"
+                                         "error: Domain not found: no domain with matching "
+                                         "name 'nosuch'\n"),
+                             r.err);
     }
 
     void testDomxmlToNative()

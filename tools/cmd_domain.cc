@@ -118,14 +118,29 @@ int cmdDomiflist(Context &ctx, const Args &args)
     return 0;
 }
 
+// The NIC `iface` names (its target dev or its MAC), or null.
+const conf::NetDef *findInterface(const conf::DomainDef &def, const std::string &iface)
+{
+    auto mac = MacAddr::parse(iface);
+    for (const auto &net : def.nets)
+        if (net.ifname == iface || (mac && net.mac == *mac))
+            return &net;
+    return nullptr;
+}
+
 int cmdDomifSetlink(Context &ctx, const Args &args)
 {
+    const std::string &name = args.positional[0];
+    const std::string &iface = args.positional[1];
     const std::string &state = args.positional[2];
+    // virsh's order: the domain, the state word, then the interface.
+    requireKnown(ctx, name);
     if (state != "up" && state != "down")
-        throw Error(VIR_ERR_INVALID_ARG,
-                    strprintf(_("invalid link state '%s'"), state.c_str()));
-    requireKnown(ctx, args.positional[0]);
-    qemu::setInterfaceLink(ctx.paths, args.positional[0], args.positional[1], state == "up");
+        throw CommandError(strprintf(_("invalid link state '%s'"), state.c_str()));
+    if (!findInterface(*currentDef(ctx, name), iface))
+        throw CommandError(strprintf(_("interface (%s: %s) not found"),
+                                     MacAddr::parse(iface) ? "mac" : "target", iface.c_str()));
+    qemu::setInterfaceLink(ctx.paths, name, iface, state == "up");
     ctx.out << _("Device updated successfully") << "\n\n";
     return 0;
 }
@@ -134,16 +149,14 @@ int cmdDomifGetlink(Context &ctx, const Args &args)
 {
     const std::string &iface = args.positional[1];
     auto def = currentDef(ctx, args.positional[0]);
-    auto mac = MacAddr::parse(iface);
-    for (const auto &net : def->nets) {
-        if (net.ifname == iface || (mac && net.mac == *mac)) {
-            bool down = net.linkState == conf::NetDef::LinkState::Down;
-            ctx.out << iface << " " << (down ? "down" : "up") << "\n";
-            return 0;
-        }
+    if (const conf::NetDef *net = findInterface(*def, iface)) {
+        bool down = net->linkState == conf::NetDef::LinkState::Down;
+        ctx.out << iface << " " << (down ? "down" : "up") << "\n";
+        return 0;
     }
-    throw Error(VIR_ERR_INVALID_ARG, strprintf(_("interface (dev: %s) not found"), iface.c_str()),
-                VIR_FROM_QEMU);
+    if (auto mac = MacAddr::parse(iface))
+        throw CommandError(strprintf(_("Interface (mac: %s) not found."), mac->str().c_str()));
+    throw CommandError(strprintf(_("Interface (dev: %s) not found."), iface.c_str()));
 }
 
 int cmdSupervise(Context &, const Args &) { return qemu::supervisorProcessMain(); }

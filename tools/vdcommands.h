@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <iosfwd>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,14 @@ struct Context {
     Paths paths;
     std::ostream &out;
     std::ostream &err;
+};
+
+// An error virsh reports itself (bad usage, an interface missing from the
+// domain XML), not one from libvirt: printed as "error: MESSAGE" without a
+// virterror prefix such as "invalid argument: ".
+class CommandError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
 };
 
 // Parsed arguments of one command: positional words plus --flags, with

@@ -78,8 +78,8 @@ Args parseArgs(const Command &cmd, const std::vector<std::string> &words)
                 cmd.valueOptions.end()) {
                 if (!hasValue) {
                     if (i + 1 >= words.size())
-                        throw Error(VIR_ERR_INVALID_ARG,
-                                    strprintf(_("option --%s requires a value"), name.c_str()));
+                        throw CommandError(
+                            strprintf(_("option --%s requires a value"), name.c_str()));
                     value = words[++i];
                 }
                 args.options.emplace_back(name, value);
@@ -87,21 +87,19 @@ Args parseArgs(const Command &cmd, const std::vector<std::string> &words)
                                         cmd.flags.end()) {
                 args.flags.push_back(name);
             } else {
-                throw Error(VIR_ERR_INVALID_ARG,
-                            strprintf(_("command '%s' doesn't support option --%s"), cmd.name,
-                                      name.c_str()));
+                throw CommandError(strprintf(_("command '%s' doesn't support option --%s"),
+                                             cmd.name, name.c_str()));
             }
         } else {
             args.positional.push_back(w);
         }
     }
     if (args.positional.size() < cmd.minArgs)
-        throw Error(VIR_ERR_INVALID_ARG,
-                    strprintf(_("command '%s' requires more arguments; usage: %s"), cmd.name,
-                              cmd.synopsis ? cmd.synopsis : cmd.name));
+        throw CommandError(strprintf(_("command '%s' requires more arguments; usage: %s"),
+                                     cmd.name, cmd.synopsis ? cmd.synopsis : cmd.name));
     if (args.positional.size() > cmd.maxArgs)
-        throw Error(VIR_ERR_INVALID_ARG,
-                    strprintf(_("unexpected data '%s'"), args.positional[cmd.maxArgs].c_str()));
+        throw CommandError(
+            strprintf(_("unexpected data '%s'"), args.positional[cmd.maxArgs].c_str()));
     return args;
 }
 
