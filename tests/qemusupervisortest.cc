@@ -5,7 +5,9 @@
 #include <cppunit/extensions/HelperMacros.h>
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -161,6 +163,7 @@ class QemuSupervisorTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testFdForwardedThroughControl);
     CPPUNIT_TEST(testBadConfig);
     CPPUNIT_TEST(testLaunchTimeoutCancelsStart);
+    CPPUNIT_TEST(testBrokenMonitorTearsDown);
     CPPUNIT_TEST(testSetState);
     CPPUNIT_TEST_SUITE_END();
 
@@ -381,6 +384,61 @@ public:
         CPPUNIT_ASSERT(d.supervisorLog().find("was cancelled") != std::string::npos);
         CPPUNIT_ASSERT(!exists(d.cfg.stateFile));
         CPPUNIT_ASSERT(!exists(d.cfg.controlSocket));
+    }
+
+    // A "QEMU" whose monitor (served here) turns to garbage after the
+    // handshake: the supervisor cannot go on, but it must stop QEMU and tear
+    // down, not die and leave everything behind.
+    void testBrokenMonitorTearsDown()
+    {
+        Domain d;
+        d.cfg.argv = {"/bin/sh", "-c", "while :; do sleep 0.1; done"};
+        UniqueFd listener = vd::qemu::createMonitorListener(d.cfg.monitorSocket);
+        std::thread server([&listener] {
+            pollfd p{listener.get(), POLLIN, 0};
+            if (poll(&p, 1, 20000) != 1)
+                return;
+            UniqueFd conn(accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+            auto say = [&conn](const std::string &line) {
+                return send(conn.get(), line.data(), line.size(), MSG_NOSIGNAL) > 0;
+            };
+            say("{\"QMP\": {\"version\": {\"qemu\": {\"major\": 7, \"minor\": 2, "
+                "\"micro\": 0}, \"package\": \"\"}, \"capabilities\": []}}\r\n");
+            std::string in;
+            char buf[4096];
+            while (in.find('\n') == std::string::npos) {
+                ssize_t n = read(conn.get(), buf, sizeof(buf));
+                if (n <= 0)
+                    return;
+                in.append(buf, static_cast<size_t>(n));
+            }
+            JsonValue cmd = JsonValue::parse(in.substr(0, in.find('\n')));
+            say(JsonValue::object({{"return", JsonValue::object()}, {"id", cmd.get("id")}})
+                    .toString() +
+                "\r\n");
+            // Wait until the supervisor is ready, then break the protocol.
+            std::this_thread::sleep_for(milliseconds(300));
+            say("this is not QMP\r\n");
+            // Until the supervisor lets go.
+            while (read(conn.get(), buf, sizeof(buf)) > 0) {
+            }
+        });
+        try {
+            d.launch();
+        } catch (...) {
+            server.join();
+            throw;
+        }
+        auto st = d.supervisor().waitFor(seconds(15));
+        server.join();
+        CPPUNIT_ASSERT_MESSAGE(d.supervisorLog(), st.has_value());
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(d.supervisorLog(), std::string("exit status 1"),
+                                     st->describe());
+        CPPUNIT_ASSERT(processGone(d.qemuPid()));
+        CPPUNIT_ASSERT_MESSAGE(d.supervisorLog(), exists(d.marker()));
+        CPPUNIT_ASSERT(!exists(d.cfg.stateFile));
+        CPPUNIT_ASSERT(!exists(d.cfg.controlSocket));
+        CPPUNIT_ASSERT(d.supervisorLog().find("supervision failed") != std::string::npos);
     }
 
     void testSetState()

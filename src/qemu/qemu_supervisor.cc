@@ -279,18 +279,28 @@ void Supervisor::start()
                                 [this](uint32_t) { acceptControlClient(); });
 }
 
-void Supervisor::failStart(const Error &err, int readyFd)
+void Supervisor::stopQemuNow(milliseconds grace)
 {
-    log(std::string("start failed: ") + err.what());
+    for (EventLoop::WatchId *w : {&monitorWatch_, &killTimer_}) {
+        if (*w)
+            loop_.remove(*w);
+        *w = 0;
+    }
     if (qemu_.running()) {
         try {
-            qemu_.terminate(milliseconds(3000));
+            qemu_.terminate(grace);
         } catch (const Error &e) {
             log(std::string("cannot stop QEMU: ") + e.what());
         }
     }
     monitor_.reset();
     exitStatus_ = qemu_.status() ? *qemu_.status() : ExitStatus{};
+}
+
+void Supervisor::failStart(const Error &err, int readyFd)
+{
+    log(std::string("start failed: ") + err.what());
+    stopQemuNow(milliseconds(3000));
     finish();
     JsonValue msg = JsonValue::object(
         {{"error", JsonValue::object({{"code", static_cast<int64_t>(err.code())},
@@ -507,10 +517,21 @@ int Supervisor::run(int readyFd)
     close(readyFd);
     log("ready, QEMU pid " + std::to_string(qemu_.pid()));
 
-    loop_.run();
+    int rc = 0;
+    try {
+        loop_.run();
+    } catch (const std::exception &e) {
+        // A callback failed (e.g. QEMU's monitor sent something that is not
+        // QMP): we can no longer supervise.  Exiting now would leave QEMU
+        // killed by its parent-death signal and its devices, names and
+        // state files behind with no owner; stop it and tear down instead.
+        log(std::string("supervision failed, stopping QEMU: ") + e.what());
+        stopQemuNow(config_.shutdownTimeout);
+        rc = 1;
+    }
     finish();
     log("done");
-    return 0;
+    return rc;
 }
 
 // ---- process entry and launch -------------------------------------------------

@@ -100,7 +100,9 @@ public:
     // serve the control socket, then report on `readyFd` one JSON line:
     // {"ready": true, "qemuPid": N} or {"error": {"code": C, "message": M}}
     // and close it.  Then dispatch events until QEMU exits, tear down and
-    // clean up.  Returns the process exit code (0, or 1 if start failed).
+    // clean up.  Returns the process exit code: 0, or 1 if start failed or
+    // supervision failed (an event callback threw; QEMU is then stopped
+    // and torn down like after its exit).
     int run(int readyFd);
 
     // The runtime state as written to the state file.
@@ -114,6 +116,9 @@ private:
 
     void start();
     void failStart(const Error &err, int readyFd);
+    // Stop watching QEMU, terminate it (SIGTERM, SIGKILL after `grace`) and
+    // record its exit status: for the failure paths, outside the loop.
+    void stopQemuNow(std::chrono::milliseconds grace);
     void finish();
     void onQemuExit(const ExitStatus &status);
     void onMonitorReadable();
