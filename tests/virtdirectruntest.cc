@@ -207,6 +207,11 @@ public:
         started_.push_back("t1");
         r = vd({"list"});
         CPPUNIT_ASSERT_MESSAGE(r.out, r.out.find("t1") != std::string::npos);
+        r = vd({"start", "t1"});
+        CPPUNIT_ASSERT_EQUAL(1, r.status);
+        CPPUNIT_ASSERT_EQUAL(std::string("error: Requested operation is not valid: domain is "
+                                         "already running\n"),
+                             r.err);
         CPPUNIT_ASSERT_EQUAL(0, vd({"destroy", "t1"}).status);
         r = vd({"list", "--all"});
         CPPUNIT_ASSERT_MESSAGE(r.out, r.out.find("t1") == std::string::npos);

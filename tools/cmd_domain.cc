@@ -60,6 +60,10 @@ int cmdStart(Context &ctx, const Args &args)
 {
     const std::string &name = args.positional[0];
     requireKnown(ctx, name);
+    // Checked before loading the definition: a running transient domain
+    // has none, and "no domain with matching name" would be wrong.
+    if (qemu::findRunningDomain(ctx.paths, name))
+        throw Error(VIR_ERR_OPERATION_INVALID, _("domain is already running"), VIR_FROM_QEMU);
     auto def = conf::DomainStore(ctx.paths).loadConfig(name);
     conf::validateDomainDef(*def);
     start(ctx, args, *def);
