@@ -115,7 +115,7 @@ public:
     // Runtime files of a domain that must not survive it.
     void assertNoRuntimeState(const std::string &name)
     {
-        for (const char *suffix : {".xml", ".state.json", ".ctl", ".qmp"})
+        for (const char *suffix : {".xml", ".state.json", ".ctl", ".qmp", ".lock"})
             CPPUNIT_ASSERT_MESSAGE(name + suffix,
                                    !std::filesystem::exists(runDir() + "/" + name + suffix));
         std::string names;

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -165,20 +166,35 @@ int allocateDomainId(const Paths &paths)
     return last + 1;
 }
 
-// Held while a domain is being started or cleaned up, so two commands
-// never work on the same domain's runtime state at once.
+// Held while a domain is being started or cleaned up (or its live XML
+// rewritten), so two commands never work on the same domain's runtime state
+// at once.  The lock file is removed on release: nothing is left behind.
 class DomainLock {
 public:
     DomainLock(const Paths &paths, const std::string &name)
+        : path_(paths.runDir + "/" + name + ".lock")
     {
         makePath(paths.runDir, 0700);
-        std::string path = paths.runDir + "/" + name + ".lock";
-        fd_ = UniqueFd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-        if (!fd_ || ::flock(fd_.get(), LOCK_EX) < 0)
-            raiseSystem(errno, strprintf(_("cannot lock '%s'"), path.c_str()));
+        // A holder releasing while we wait unlinks the file we then lock: it
+        // is ours only if it is still the file at path_; else retry.
+        for (;;) {
+            UniqueFd fd(::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+            if (!fd || ::flock(fd.get(), LOCK_EX) < 0)
+                raiseSystem(errno, strprintf(_("cannot lock '%s'"), path_.c_str()));
+            struct stat held, named;
+            if (::fstat(fd.get(), &held) == 0 && ::stat(path_.c_str(), &named) == 0 &&
+                held.st_dev == named.st_dev && held.st_ino == named.st_ino) {
+                fd_ = std::move(fd);
+                return;
+            }
+        }
     }
+    ~DomainLock() { ::unlink(path_.c_str()); }
+    DomainLock(const DomainLock &) = delete;
+    DomainLock &operator=(const DomainLock &) = delete;
 
 private:
+    std::string path_;
     UniqueFd fd_;
 };
 
