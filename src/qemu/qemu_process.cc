@@ -40,10 +40,11 @@ std::string netdevStateDir(const Paths &p) { return p.runDir + "/netdev"; }
 
 void removeQuietly(const std::string &path) { ::unlink(path.c_str()); }
 
+// All but the state file: that one goes last, once teardown is complete
+// (see teardownDomainHost).
 void removeRuntimeFiles(const Paths &paths, const std::string &name)
 {
     removeQuietly(paths.domainRunPath(name));
-    removeQuietly(statePath(paths, name));
     removeQuietly(controlPath(paths, name));
     removeQuietly(qmpSocketPath(paths, name));
 }
@@ -235,6 +236,7 @@ void cleanupStale(const Paths &paths, const std::string &name, const StateFile &
         waitGone(st.qemuPid, name, isQemuOf, milliseconds(5000));
     }
     teardownDomainHost(paths, name, st.macvtaps, {});
+    removeQuietly(statePath(paths, name));
 }
 
 bool supervisorAlive(const StateFile &st, const std::string &name)

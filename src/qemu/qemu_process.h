@@ -10,8 +10,9 @@
 //   NAME.ctl         the supervisor's control socket (QMP protocol)
 //   NAME.log         QEMU's stdout/stderr
 //   netdev/          the macvtap name pool's reservations
-// The supervisor removes all but the log when QEMU exits; a command that
-// finds the supervisor dead (pid checks) does the same cleanup itself.
+// The supervisor removes all but the log when QEMU exits, the state file
+// last; a command that finds the supervisor dead (pid checks) does the same
+// cleanup itself.
 #pragma once
 
 #include <sys/types.h>
@@ -76,7 +77,10 @@ void setInterfaceLink(const Paths &paths, const std::string &name, const std::st
 
 // Teardown of a domain's host side, used by the supervisor when QEMU exits
 // and by stale cleanup: deletes the macvtaps in bulk, closes `heldFds` in
-// parallel, releases the names and removes the runtime files.
+// parallel, releases the names and removes the runtime files except the
+// state file.  The caller removes that one last: while it exists the domain
+// counts as running (or, its supervisor dead, as needing cleanup), so no
+// new start can reuse the name while teardown is still under way.
 void teardownDomainHost(const Paths &paths, const std::string &name,
                         const std::vector<MacvtapRecord> &records,
                         std::vector<UniqueFd> heldFds);

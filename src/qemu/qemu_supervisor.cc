@@ -320,6 +320,8 @@ void Supervisor::finish()
         loop_.remove(controlWatch_);
     controlListener_.reset();
     unlinkIfSet(config_.controlSocket);
+    // QEMU removes its socket on a clean exit, not when killed.
+    unlinkIfSet(config_.monitorSocket);
     if (teardown_) {
         try {
             teardown_(config_, exitStatus_.value_or(ExitStatus{}));
@@ -327,8 +329,9 @@ void Supervisor::finish()
             log(std::string("teardown failed: ") + e.what());
         }
     }
-    // QEMU removes its socket on a clean exit, not when killed.
-    unlinkIfSet(config_.monitorSocket);
+    // Last: while the state file exists the domain counts as running and a
+    // new start of it is refused; removing anything after it could remove
+    // the files of that new start (same paths).
     unlinkIfSet(config_.stateFile);
     for (auto &c : controlClients_)
         loop_.remove(c->watch);
