@@ -150,13 +150,17 @@ public:
 
     void testUnknownDomain()
     {
-        for (const char *cmd : {"dumpxml", "undefine"}) {
-            auto r = vd({cmd, "nosuch"});
-            CPPUNIT_ASSERT_EQUAL(1, r.status);
-            CPPUNIT_ASSERT_EQUAL(std::string("error: failed to get domain 'nosuch'\n"
-                                             "error: Domain not found: no domain with matching "
-                                             "name 'nosuch'\n"),
-                                 r.err);
+        // Also names no domain can have: unknown like any other, and never
+        // turned into a path outside the state directories.
+        for (const char *cmd : {"dumpxml", "undefine", "destroy", "start", "domiflist"}) {
+            for (std::string name : {"nosuch", "../nosuch", ".nosuch"}) {
+                auto r = vd({cmd, name});
+                CPPUNIT_ASSERT_EQUAL(1, r.status);
+                CPPUNIT_ASSERT_EQUAL(std::string("error: failed to get domain '" + name +
+                                                 "'\nerror: Domain not found: no domain with "
+                                                 "matching name '" + name + "'\n"),
+                                     r.err);
+            }
         }
     }
 

@@ -46,9 +46,16 @@ std::vector<std::string> DomainStore::definedNames() const
     return names;
 }
 
+bool isValidDomainName(const std::string &name)
+{
+    return !name.empty() && name.find('/') == std::string::npos && name.front() != '.';
+}
+
 bool DomainStore::isDefined(const std::string &name) const
 {
-    checkDomainName(name);
+    // No such file can exist; and a name like "../x" must not reach a path.
+    if (!isValidDomainName(name))
+        return false;
     return ::access(paths_.domainConfigPath(name).c_str(), F_OK) == 0;
 }
 

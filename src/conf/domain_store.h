@@ -20,6 +20,7 @@ public:
 
     // Names of all defined domains, sorted.
     std::vector<std::string> definedNames() const;
+    // False also for names no domain can have (see checkDomainName).
     bool isDefined(const std::string &name) const;
 
     // Throws VIR_ERR_NO_DOMAIN when there is no such definition.
@@ -48,5 +49,7 @@ private:
 
 // Domain names become file names: refuse anything that is not a plain name.
 void checkDomainName(const std::string &name);
+// The same rule without throwing: no domain can have any other name.
+bool isValidDomainName(const std::string &name);
 
 } // namespace vd::conf

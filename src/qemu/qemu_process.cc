@@ -443,6 +443,9 @@ static std::optional<RunningDomain> readRunningDomain(const Paths &paths, const 
 
 std::optional<RunningDomain> findRunningDomain(const Paths &paths, const std::string &name)
 {
+    // Names become paths under runDir: "../x" must not reach outside it.
+    if (!conf::isValidDomainName(name))
+        return std::nullopt;
     auto st = readStateFile(paths, name);
     if (!st)
         return std::nullopt;
