@@ -34,6 +34,8 @@ class VirtDirectRunTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testQemuKilled);
     CPPUNIT_TEST(testSupervisorKilled);
     CPPUNIT_TEST(testConcurrentStarts);
+    CPPUNIT_TEST(testInterruptedStart);
+    CPPUNIT_TEST(testCtrlCCancelsSlowStart);
     CPPUNIT_TEST(testSetLink);
     CPPUNIT_TEST(testConcurrentSetLink);
     CPPUNIT_TEST(testSupervisorFds);
@@ -321,6 +323,72 @@ public:
         for (int i = 0; i < n; ++i)
             CPPUNIT_ASSERT_EQUAL(0, vd({"destroy", "c" + std::to_string(i)}).status);
         CPPUNIT_ASSERT(macvtaps().empty());
+    }
+
+    // Ctrl-C at any moment of a start: afterwards the domain is either
+    // running with its macvtaps up, or gone without a trace.
+    void testInterruptedStart()
+    {
+        CPPUNIT_ASSERT_EQUAL(0, vd({"define", writeDomain("i", 2)}).status);
+        for (int delayMs = 5; delayMs <= 80; delayMs += 5) {
+            vd::Command cmd("/usr/sbin/ip",
+                            {"netns", "exec", ns_->name(), vd::test::buildDir() + "/tools/virt-direct",
+                             "--root", root_->path(), "start", "i"});
+            vd::Child cli = cmd.spawn();
+            std::this_thread::sleep_for(std::chrono::milliseconds(delayMs));
+            cli.kill(SIGINT);
+            auto st = cli.wait();
+            std::string what = "SIGINT after " + std::to_string(delayMs) + " ms (" +
+                               st.describe() + "): ";
+            if (vd({"list"}).out.find(" i ") != std::string::npos) {
+                auto links = vd::test::runProgram(
+                    {"/usr/sbin/ip", "-n", ns_->name(), "-o", "link", "show"}).out;
+                size_t up = 0;
+                for (size_t pos = 0; (pos = links.find(": macvtap", pos)) != std::string::npos;
+                     ++pos) {
+                    std::string line = links.substr(pos, links.find('\n', pos) - pos);
+                    up += line.find(",UP") != std::string::npos ||
+                          line.find("<UP") != std::string::npos;
+                }
+                CPPUNIT_ASSERT_EQUAL_MESSAGE(what + links, size_t(2), up);
+                CPPUNIT_ASSERT_EQUAL(0, vd({"destroy", "i"}).status);
+            } else {
+                CPPUNIT_ASSERT_MESSAGE(what + joined(macvtaps()), macvtaps().empty());
+                assertNoRuntimeState("i");
+            }
+        }
+    }
+
+    // Ctrl-C while QEMU is slow to come up cancels the start (it does not
+    // wait for QEMU) and leaves nothing behind.
+    void testCtrlCCancelsSlowStart()
+    {
+        std::string wrapper = root_->path() + "/slow-qemu";
+        std::ofstream(wrapper) << "#!/bin/sh\n"
+                                  "case \"$*\" in *guest=*) sleep 3;; esac\n"
+                                  "exec /usr/bin/qemu-system-x86_64 \"$@\"\n";
+        std::filesystem::permissions(wrapper, std::filesystem::perms::owner_all);
+        std::string xml = vd::test::readText(writeDomain("slow", 2));
+        xml.replace(xml.find("/usr/bin/qemu-system-x86_64"),
+                    std::string("/usr/bin/qemu-system-x86_64").size(), wrapper);
+        std::ofstream(root_->path() + "/slow.xml") << xml;
+        CPPUNIT_ASSERT_EQUAL(0, vd({"define", root_->path() + "/slow.xml"}).status);
+        vd::Child cli = vd::Command("/usr/sbin/ip",
+                                    {"netns", "exec", ns_->name(),
+                                     vd::test::buildDir() + "/tools/virt-direct", "--root",
+                                     root_->path(), "start", "slow"})
+                            .spawn();
+        waitFor([&] { return macvtaps().size() == 2; }, 10.0, "the start to create its macvtaps");
+        auto t0 = std::chrono::steady_clock::now();
+        cli.kill(SIGINT);
+        auto st = cli.waitFor(std::chrono::seconds(10));
+        CPPUNIT_ASSERT(st.has_value());
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(st->describe(), true, st->signaled());
+        CPPUNIT_ASSERT(std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(2500));
+        CPPUNIT_ASSERT_MESSAGE(joined(macvtaps()), macvtaps().empty());
+        assertNoRuntimeState("slow");
+        auto r = vd({"list", "--all"});
+        CPPUNIT_ASSERT_MESSAGE(r.out, r.out.find(" -    slow   shut off") != std::string::npos);
     }
 
     void testSetLink()

@@ -2,6 +2,7 @@
 // domif-setlink, domif-getlink, and the hidden supervise.
 #include <config.h>
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -51,8 +52,32 @@ void requireKnown(Context &ctx, const std::string &name)
     conf::raiseNoDomain(name);
 }
 
+// Dying in the middle of a start would leave macvtaps and reserved names
+// without an owner, or a running guest whose macvtaps were never brought up.
+// So Ctrl-C, SIGTERM and SIGHUP are held back while starting: the wait for
+// QEMU notices them and cancels the start, which rolls back; once start
+// has finished or rolled back they are delivered as usual.
+class HoldTerminationSignals {
+public:
+    HoldTerminationSignals()
+    {
+        sigset_t set;
+        sigemptyset(&set);
+        for (int sig : {SIGINT, SIGTERM, SIGHUP})
+            sigaddset(&set, sig);
+        pthread_sigmask(SIG_BLOCK, &set, &old_);
+    }
+    ~HoldTerminationSignals() { pthread_sigmask(SIG_SETMASK, &old_, nullptr); }
+    HoldTerminationSignals(const HoldTerminationSignals &) = delete;
+    HoldTerminationSignals &operator=(const HoldTerminationSignals &) = delete;
+
+private:
+    sigset_t old_;
+};
+
 void start(Context &ctx, const Args &args, conf::DomainDef &def)
 {
+    HoldTerminationSignals hold;
     qemu::startDomain(ctx.paths, def, startOptions(ctx, args));
 }
 

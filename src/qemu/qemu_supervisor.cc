@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -131,6 +132,17 @@ std::string logTail(const std::string &path)
             text.erase(0, nl + 1);
     }
     return text;
+}
+
+// A SIGINT, SIGTERM or SIGHUP is waiting: the caller blocked them to finish
+// or cancel cleanly what it is doing instead of dying in the middle.
+bool terminationPending()
+{
+    sigset_t pending;
+    if (sigpending(&pending) < 0)
+        return false;
+    return sigismember(&pending, SIGINT) == 1 || sigismember(&pending, SIGTERM) == 1 ||
+           sigismember(&pending, SIGHUP) == 1;
 }
 
 // Write all of `line` to a (non-blocking) socket; false if the peer is gone
@@ -624,13 +636,21 @@ LaunchedDomain launchSupervisor(Command supervisorCommand, const SupervisorConfi
     cfgOurs.reset();
 
     std::string reply;
-    bool eof = false;
+    bool eof = false, cancelled = false;
+    constexpr int cancelCheckMs = 100;
     while (reply.find('\n') == std::string::npos) {
         int left = static_cast<int>(
             std::max<int64_t>(0, duration_cast<milliseconds>(deadline - steady_clock::now()).count()));
         pollfd p{readyOurs.get(), POLLIN, 0};
-        int rc = poll(&p, 1, left);
+        // Wake up now and then to notice a held-back Ctrl-C.
+        int rc = poll(&p, 1, std::min(left, cancelCheckMs));
         if (rc < 0 && errno == EINTR)
+            continue;
+        if (rc == 0 && terminationPending()) {
+            cancelled = true;
+            break;
+        }
+        if (rc == 0 && left > cancelCheckMs)
             continue;
         if (rc <= 0)
             break;
@@ -665,6 +685,13 @@ LaunchedDomain launchSupervisor(Command supervisorCommand, const SupervisorConfi
         out.qemuPid = static_cast<pid_t>(msg.get("qemuPid").asInt());
         out.supervisor = std::move(child);
         return out;
+    }
+    if (cancelled) {
+        // As on timeout, the Child's destructor cancels the start.
+        child.setTerminateGrace(cfg.shutdownTimeout + seconds(5));
+        throw Error(VIR_ERR_OPERATION_ABORTED,
+                    strprintf(_("start of domain '%s' was cancelled"), cfg.name.c_str()),
+                    VIR_FROM_QEMU);
     }
     if (eof) {
         auto st = child.waitFor(seconds(10));

@@ -154,7 +154,9 @@ int supervisorMain(const std::function<void(Supervisor &)> &customize = {});
 // supervisor's Child — detach() it to leave the domain running after the
 // CLI exits.  On failure throws the supervisor's error (code and message as
 // reported, e.g. "internal error: process exited while connecting to
-// monitor: ..."), after the supervisor has torn down and exited.
+// monitor: ..."), after the supervisor has torn down and exited.  A SIGINT,
+// SIGTERM or SIGHUP that the caller holds blocked (pending) cancels the
+// start like the timeout does (VIR_ERR_OPERATION_ABORTED).
 struct LaunchedDomain {
     Child supervisor;
     pid_t qemuPid = -1;
