@@ -6,10 +6,12 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -84,6 +86,7 @@ class VirCommandTest : public CppUnit::TestFixture {
     CPPUNIT_TEST_SUITE(VirCommandTest);
     CPPUNIT_TEST(testExactlyTheGivenFds);
     CPPUNIT_TEST(testSwappedFdNumbers);
+    CPPUNIT_TEST(testManyFds);
     CPPUNIT_TEST(testCleanSignalStateAndSession);
     CPPUNIT_TEST(testMissingProgram);
     CPPUNIT_TEST(testNotExecutable);
@@ -130,6 +133,29 @@ public:
         Child c = Command("sleep", {"30"}).passFd(a.get(), b.get()).passFd(b.get(), a.get()).spawn();
         CPPUNIT_ASSERT_EQUAL(bTarget, fdTarget(c.pid(), a.get()));
         CPPUNIT_ASSERT_EQUAL(aTarget, fdTarget(c.pid(), b.get()));
+        c.terminate(seconds(5));
+    }
+
+    // A big domain hands QEMU over a thousand tap fds (250 NICs with 4
+    // queues plus vhost): no fixed limit on the number of mappings.
+    void testManyFds()
+    {
+        const int n = 1500;
+        struct rlimit rl;
+        CPPUNIT_ASSERT(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+        if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < 2 * n + 64)
+            vd::test::skip("the open file limit is too low");
+        struct rlimit raised = rl;
+        raised.rlim_cur = std::max<rlim_t>(rl.rlim_cur, 2 * n + 64);
+        CPPUNIT_ASSERT(setrlimit(RLIMIT_NOFILE, &raised) == 0);
+        UniqueFd devNull(open("/dev/null", O_RDONLY | O_CLOEXEC));
+        Command cmd("sleep", {"30"});
+        for (int i = 0; i < n; ++i)
+            cmd.passFd(3 + i, devNull.get());
+        Child c = cmd.spawn();
+        setrlimit(RLIMIT_NOFILE, &rl);
+        CPPUNIT_ASSERT_EQUAL(size_t(3 + n), openFds(c.pid()).size());
+        CPPUNIT_ASSERT_EQUAL(std::string("/dev/null"), fdTarget(c.pid(), 3 + n - 1));
         c.terminate(seconds(5));
     }
 

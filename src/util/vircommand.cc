@@ -292,10 +292,11 @@ struct ChildFailure {
 
 // Everything the child does between fork() and exec(): only system calls,
 // no allocation, no locks (the parent may be multi-threaded).
-[[noreturn]] void childMain(int errFd, const std::vector<std::pair<int, int>> &fds, int maxChildFd,
-                            const char *path, char *const *argv, char *const *envp,
-                            bool newSession, bool killOnParentDeath, pid_t parentPid,
-                            const char *workingDir)
+// `moved` has room for fds.size() numbers (allocated by the parent).
+[[noreturn]] void childMain(int errFd, const std::vector<std::pair<int, int>> &fds, int *moved,
+                            int maxChildFd, const char *path, char *const *argv,
+                            char *const *envp, bool newSession, bool killOnParentDeath,
+                            pid_t parentPid, const char *workingDir)
 {
     // Move every source fd and the error pipe above all target numbers
     // first, so a dup2 into a target can never clobber a source still needed.
@@ -304,14 +305,7 @@ struct ChildFailure {
     if (movedErrFd < 0)
         childFail(errFd, ChildStep::Dup);
     errFd = movedErrFd;
-    // At most a few dozen mappings; a fixed array avoids allocation.
-    constexpr size_t maxFds = 1024;
-    int moved[maxFds];
     size_t n = fds.size();
-    if (n > maxFds) {
-        errno = EMFILE;
-        childFail(errFd, ChildStep::Dup);
-    }
     for (size_t i = 0; i < n; ++i) {
         moved[i] = fcntl(fds[i].second, F_DUPFD_CLOEXEC, high);
         if (moved[i] < 0)
@@ -467,11 +461,14 @@ Child Command::spawn() const
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
+    // Scratch space for the child, which must not allocate (a big domain
+    // passes QEMU well over a thousand fds).
+    std::vector<int> moved(fds.size());
     pid_t parentPid = getpid();
     pid_t pid = fork();
     if (pid == 0)
-        childMain(errWrite.get(), fds, maxChildFd, path.c_str(), argv.data(), envp.data(),
-                  newSession_, killOnParentDeath_, parentPid,
+        childMain(errWrite.get(), fds, moved.data(), maxChildFd, path.c_str(), argv.data(),
+                  envp.data(), newSession_, killOnParentDeath_, parentPid,
                   workingDir_ ? workingDir_->c_str() : nullptr);
     int forkErrno = errno;
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
