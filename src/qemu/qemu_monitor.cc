@@ -162,6 +162,9 @@ void Monitor::sendAll(const std::string &data, int passFd, Clock::time_point dea
                 if (rc == 0)
                     throw Error(VIR_ERR_OPERATION_TIMEOUT,
                                 _("cannot send to QEMU monitor: it does not read"), VIR_FROM_QEMU);
+                // Anything but EINTR would make this loop spin forever.
+                if (rc < 0 && errno != EINTR)
+                    raiseSystem(errno, _("Unable to poll monitor socket"));
                 continue;
             }
             if (errno == EPIPE || errno == ECONNRESET) {
