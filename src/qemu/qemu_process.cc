@@ -405,6 +405,10 @@ int startDomain(const Paths &paths, conf::DomainDef &def, const StartOptions &op
     if (!paths.root.empty())
         supervisor.addEnv("VIRT_DIRECT_ROOT=" + paths.root);
     auto launched = launchSupervisor(std::move(supervisor), sc, fdMap, opts.timeout);
+    // Should a later step fail, destroying `launched` stops the supervisor;
+    // give it time to stop QEMU (SIGTERM, then SIGKILL after its shutdown
+    // timeout) and tear down before it is killed itself.
+    launched.supervisor.setTerminateGrace(sc.shutdownTimeout + std::chrono::seconds(5));
     timer.done("QEMU to QMP ready");
 
     // From here the supervisor owns the devices and their teardown.
