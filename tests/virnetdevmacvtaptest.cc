@@ -133,6 +133,7 @@ class MacvtapTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testMissingParent);
     CPPUNIT_TEST(testKernelRefusesSecondPassthrough);
     CPPUNIT_TEST(testUserNameCollisionLeavesForeignDevice);
+    CPPUNIT_TEST(testUserNameTemplate);
     CPPUNIT_TEST(testReservationSurvivesRestart);
     CPPUNIT_TEST(testTeardownByGroup);
     CPPUNIT_TEST(testTeardownFallsBackWithForeignGroupMember);
@@ -889,6 +890,49 @@ public:
             auto rep = macvtapTeardown(nl, {stale}, {}, nullptr, "");
             CPPUNIT_ASSERT_EQUAL(size_t(1), rep.vanished);
             CPPUNIT_ASSERT(findLink(nl, "mytap0"));
+        });
+    }
+
+    // <target dev='vdt%d'/>: the template is expanded before creation (the
+    // lowest free number, as the kernel would), so that the record, the
+    // reservation and rollback know the real name.  Sent as is, the kernel
+    // expanded it itself and the device was left behind with ifindex 0.
+    void testUserNameTemplate()
+    {
+        test::TestNetns ns;
+        ns.ip({"link", "add", "link", "vdp0", "name", "vdt0", "type", "macvtap"});
+        ns.run([] {
+            TmpDir dir;
+            NetlinkSocket nl;
+            NetdevNameState state(dir.path);
+            auto before = linkNames(nl);
+            MacvtapRequest a = req(0), b = req(1);
+            a.ifname = "vdt%d";
+            b.ifname = "vdt%d";
+            {
+                MacvtapTransaction tx(nl, {.owner = "dom", .state = &state, .tapWaitMs = 200});
+                auto &res = tx.prepare({a, b});
+                CPPUNIT_ASSERT_EQUAL(std::string("vdt1"), res[0].record.ifname);
+                CPPUNIT_ASSERT_EQUAL(std::string("vdt2"), res[1].record.ifname);
+                CPPUNIT_ASSERT_EQUAL(findLink(nl, "vdt1")->ifindex, res[0].record.ifindex);
+                CPPUNIT_ASSERT_EQUAL(size_t(1), res[0].tapFds.size());
+                CPPUNIT_ASSERT(!res[0].record.autoNamed);
+                CPPUNIT_ASSERT((std::set<std::string>{"vdt1", "vdt2"}) == state.reservedNames("dom"));
+            } // rolled back
+            CPPUNIT_ASSERT(before == linkNames(nl));
+            CPPUNIT_ASSERT(state.reservedNames("dom").empty());
+
+            // A template whose expansion does not fit IFNAMSIZ.
+            MacvtapRequest longName = req(2);
+            longName.ifname = "abcdefghijklmn%d";
+            ipHere({"link", "add", "link", "vdp0", "name", "abcdefghijklmn0", "type", "macvtap"});
+            for (int i = 1; i <= 9; ++i)
+                ipHere({"link", "add", "link", "vdp0", "name", "abcdefghijklmn" + std::to_string(i),
+                        "type", "macvtap"});
+            before = linkNames(nl);
+            MacvtapTransaction tx(nl, {});
+            CPPUNIT_ASSERT_THROW(tx.prepare({longName}), Error);
+            CPPUNIT_ASSERT(before == linkNames(nl));
         });
     }
 

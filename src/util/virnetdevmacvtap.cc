@@ -481,19 +481,37 @@ void MacvtapTransaction::createAll(const std::vector<MacvtapRequest> &requests)
                                   parentMtu, rq.parent.c_str()),
                         VIR_FROM_NET);
         Pending p{i, rq.ifname, rq.ifname.empty()};
+        auto inUse = [&](const std::string &name) {
+            return byName.count(name) || altNamesInUse.count(name) ||
+                   reservedByOthers.count(name) || chosen.count(name);
+        };
         if (p.autoNamed) {
             p.name = nextName(rq.kind, rq.parent);
         } else {
-            if (rq.ifname.size() >= IFNAMSIZ)
+            // A "%d" template is expanded here, to the lowest free number as
+            // the kernel would: sent as is, the kernel would pick the name
+            // and records, reservations and rollback would not know it.
+            if (auto pct = rq.ifname.find("%d"); pct != std::string::npos) {
+                for (unsigned long n = 0;; ++n) {
+                    std::string name = rq.ifname.substr(0, pct) + std::to_string(n) +
+                                       rq.ifname.substr(pct + 2);
+                    if (name.size() >= IFNAMSIZ || !inUse(name)) {
+                        p.name = name;
+                        break;
+                    }
+                }
+                // "macvtap%d" expands into the pool's own names.
+                poolFor(rq.kind).markTaken(p.name);
+            }
+            if (p.name.size() >= IFNAMSIZ)
                 throw Error(VIR_ERR_CONFIG_UNSUPPORTED,
-                            strprintf(_("interface name '%s' is too long"), rq.ifname.c_str()),
+                            strprintf(_("interface name '%s' is too long"), p.name.c_str()),
                             VIR_FROM_NET);
             // The user's name is used as given; if it exists the start fails
             // and the existing device is not ours to touch.
-            if (byName.count(rq.ifname) || altNamesInUse.count(rq.ifname) ||
-                reservedByOthers.count(rq.ifname) || chosen.count(rq.ifname))
+            if (inUse(p.name))
                 raiseSystem(EEXIST, strprintf(_("error creating %s interface %s@%s (%s)"),
-                                              macvtapKindName(rq.kind), rq.ifname.c_str(),
+                                              macvtapKindName(rq.kind), p.name.c_str(),
                                               rq.parent.c_str(), rq.mac.str().c_str()));
         }
         chosen.insert(p.name);
