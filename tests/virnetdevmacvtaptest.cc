@@ -806,9 +806,15 @@ public:
                         throw Error(VIR_ERR_INTERNAL_ERROR, "injected");
                 };
                 MacvtapTransaction tx(nl, std::move(o));
+                auto before = netlinkStats().requests.load();
                 CPPUNIT_ASSERT_THROW(tx.prepare({req(7, MacvlanMode::Passthrough)}), Error);
+                auto used = netlinkStats().requests.load() - before;
                 CPPUNIT_ASSERT_EQUAL(parentMac, findLink(nl, "vdp0")->mac->str());
                 CPPUNIT_ASSERT_EQUAL(size_t(3), linkNames(nl).size());
+                // dump + set MAC [+ create, then rollback: dump + delete]
+                // + ONE restore of the parent's MAC.
+                uint64_t expected = step == MacvtapStep::ParentMac ? 3 : 6;
+                CPPUNIT_ASSERT_EQUAL(expected, used);
             }
         });
     }

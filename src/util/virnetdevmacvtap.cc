@@ -299,12 +299,15 @@ void MacvtapTransaction::rollback() noexcept
         std::vector<UniqueFd> fds;
         for (auto &r : results_) {
             records.push_back(r.record);
+            // changedParentMacs_ below restores exactly the parents we
+            // changed; teardown must not restore them a second time.
+            records.back().savedParentMac.reset();
             for (auto &fd : r.tapFds)
                 fds.push_back(std::move(fd));
         }
         results_.clear();
-        // Teardown releases the names of these records; names reserved
-        // for devices that never got created are released below.
+        // Without a state object teardown releases no names: the names
+        // written to the state file are released below.
         macvtapTeardown(sock_, records, std::move(fds), nullptr, opts_.owner);
         resultReq_.clear();
         // Passthrough parents whose device never got created.
