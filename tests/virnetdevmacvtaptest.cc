@@ -124,6 +124,7 @@ class MacvtapTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testEexistRetry);
     CPPUNIT_TEST(testAltNamesAreTaken);
     CPPUNIT_TEST(testPoolExhausted);
+    CPPUNIT_TEST(testPoolExhaustedOnRetry);
     CPPUNIT_TEST(testConcurrentForeignCreator);
     CPPUNIT_TEST(testThreadsAllocateConcurrently);
     CPPUNIT_TEST(testTwoProcessesAllocateConcurrently);
@@ -520,6 +521,34 @@ public:
                 CPPUNIT_ASSERT_EQUAL(std::string("internal error: no free macvtap interface name "
                                                  "for a device on vdp0"), std::string(e.what()));
             }
+            CPPUNIT_ASSERT(before == linkNames(nl));
+        });
+    }
+
+    // The pool runs dry while replacing a name that a foreign device took
+    // after the dump.  Devices created later in the same batch must be
+    // recorded (and so rolled back) before that error leaves createAll.
+    void testPoolExhaustedOnRetry()
+    {
+        test::TestNetns ns;
+        ns.run([] {
+            NetlinkSocket nl;
+            auto before = linkNames(nl);
+            MacvtapOptions o;
+            o.poolLimit = 2; // macvtap0 and macvtap1 only
+            o.fault = [](MacvtapStep s, size_t i) {
+                if (s == MacvtapStep::Reserve && i == 1)
+                    ipHere({"link", "add", "link", "vdp0", "name", "macvtap0", "type", "macvlan"});
+            };
+            MacvtapTransaction tx(nl, std::move(o));
+            try {
+                tx.prepare({req(0), req(1)});
+                CPPUNIT_FAIL("more devices than names accepted");
+            } catch (const Error &e) {
+                CPPUNIT_ASSERT_EQUAL(std::string("internal error: no free macvtap interface name "
+                                                 "for a device on vdp0"), std::string(e.what()));
+            }
+            before.insert("macvtap0"); // the foreign one stays
             CPPUNIT_ASSERT(before == linkNames(nl));
         });
     }

@@ -591,7 +591,16 @@ void MacvtapTransaction::createAll(const std::vector<MacvtapRequest> &requests)
                 poolFor(rq.kind).markTaken(p.name);
                 if (!opts_.owner.empty())
                     data.owners[opts_.owner].names.erase(p.name);
-                p.name = nextName(rq.kind, rq.parent);
+                try {
+                    p.name = nextName(rq.kind, rq.parent);
+                } catch (...) {
+                    // The pool ran dry.  Not thrown yet: the rest of this
+                    // batch may have created devices that must be recorded
+                    // for rollback first.
+                    if (!firstError)
+                        firstError = std::current_exception();
+                    continue;
+                }
                 if (!opts_.owner.empty())
                     data.owners[opts_.owner].names.insert(p.name);
                 ++p.tries;
