@@ -966,7 +966,14 @@ public:
                         "type", "macvtap"});
             before = linkNames(nl);
             MacvtapTransaction tx(nl, {});
-            CPPUNIT_ASSERT_THROW(tx.prepare({longName}), Error);
+            try {
+                tx.prepare({longName});
+                CPPUNIT_FAIL("template without a free name accepted");
+            } catch (const Error &e) {
+                CPPUNIT_ASSERT_EQUAL(std::string("internal error: no free interface name for "
+                                                 "template 'abcdefghijklmn%d'"),
+                                     std::string(e.what()));
+            }
             CPPUNIT_ASSERT(before == linkNames(nl));
         });
     }

@@ -498,7 +498,12 @@ void MacvtapTransaction::createAll(const std::vector<MacvtapRequest> &requests)
                 for (unsigned long n = 0;; ++n) {
                     std::string name = rq.ifname.substr(0, pct) + std::to_string(n) +
                                        rq.ifname.substr(pct + 2);
-                    if (name.size() >= IFNAMSIZ || !inUse(name)) {
+                    if (name.size() >= IFNAMSIZ)
+                        throw Error(VIR_ERR_INTERNAL_ERROR,
+                                    strprintf(_("no free interface name for template '%s'"),
+                                              rq.ifname.c_str()),
+                                    VIR_FROM_NET);
+                    if (!inUse(name)) {
                         p.name = name;
                         break;
                     }
