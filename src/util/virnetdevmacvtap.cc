@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <deque>
 #include <exception>
 #include <map>
 #include <set>
@@ -736,6 +737,31 @@ MacvtapTeardownReport macvtapTeardown(NetlinkSocket &sock,
     std::map<int, const LinkInfo *> byIndex;
     for (const auto &l : links)
         byIndex[l.ifindex] = &l;
+    // A dump that stayed inconsistent (links changing all the time) may
+    // miss entries: ask for a missing ifindex on its own before treating
+    // the device as gone, or it would be left behind.
+    std::deque<LinkInfo> askedFor;
+    auto linkAt = [&](int ifindex) -> const LinkInfo * {
+        if (auto it = byIndex.find(ifindex); it != byIndex.end())
+            return it->second;
+        if (complete)
+            return nullptr;
+        NetlinkMsg get = makeLinkMsg(RTM_GETLINK, 0, ifindex);
+        get.putU32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+        const LinkInfo *found = nullptr;
+        try {
+            for (const auto &e : sock.request(get).echoes)
+                if (auto li = parseLinkMessage(reinterpret_cast<const nlmsghdr *>(e.data()));
+                    li && li->ifindex == ifindex) {
+                    askedFor.push_back(std::move(*li));
+                    found = &askedFor.back();
+                }
+        } catch (const Error &) {
+            // Best effort, like the rest of teardown.
+        }
+        byIndex[ifindex] = found;
+        return found;
+    };
 
     // Ours = the ifindex still carries the name and kind we created.
     // ifindexes are allocated cyclically, so a recycled ifindex with our
@@ -745,12 +771,12 @@ MacvtapTeardownReport macvtapTeardown(NetlinkSocket &sock,
     for (const auto &r : records) {
         if (r.ifindex <= 0)
             continue;
-        auto it = byIndex.find(r.ifindex);
-        if (it == byIndex.end()) {
+        const LinkInfo *found = linkAt(r.ifindex);
+        if (!found) {
             ++rep.vanished;
             continue;
         }
-        const LinkInfo &l = *it->second;
+        const LinkInfo &l = *found;
         if (l.name != r.ifname || l.kind != macvtapKindName(r.kind)) {
             ++rep.notOurs;
             continue;
@@ -800,8 +826,8 @@ MacvtapTeardownReport macvtapTeardown(NetlinkSocket &sock,
     for (const auto &r : records) {
         if (!r.savedParentMac || r.parentIndex <= 0)
             continue;
-        auto it = byIndex.find(r.parentIndex);
-        if (it == byIndex.end() || it->second->name != r.parent)
+        const LinkInfo *parent = linkAt(r.parentIndex);
+        if (!parent || parent->name != r.parent)
             continue; // the parent is gone or is another device now
         try {
             netdevSetMac(sock, r.parentIndex, r.parent, *r.savedParentMac);
