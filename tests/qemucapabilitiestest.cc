@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -48,6 +49,7 @@ void requireQemu()
 class QemuCapabilitiesTest : public CppUnit::TestFixture {
     CPPUNIT_TEST_SUITE(QemuCapabilitiesTest);
     CPPUNIT_TEST(testProbe);
+    CPPUNIT_TEST(testProbeWithStdioClosed);
     CPPUNIT_TEST(testCache);
     CPPUNIT_TEST(testFixtures);
     CPPUNIT_TEST(testFindEmulator);
@@ -79,6 +81,33 @@ public:
             CPPUNIT_ASSERT(fixture.flags == caps.flags);
             CPPUNIT_ASSERT(fixture.deviceTypes == caps.deviceTypes);
         }
+    }
+
+    // Started with stdin (and stdout) closed, e.g. from a script with <&-,
+    // the probe's pipe ends become fds 0/1: dup2 onto themselves kept them
+    // close-on-exec, QEMU got no QMP channel and the -help fallback's poor
+    // capabilities ("no virtio-net-pci") were cached for good.
+    void testProbeWithStdioClosed()
+    {
+        requireQemu();
+        std::fflush(nullptr);
+        pid_t pid = fork();
+        if (pid == 0) {
+            int rc = 1;
+            try {
+                ::close(0);
+                ::close(1);
+                QemuCaps caps = probeQemuCaps(realQemu);
+                rc = caps.has(QemuCapsFlag::Qmp) && caps.hasDevice("virtio-net-pci") ? 0 : 2;
+            } catch (...) {
+                rc = 3;
+            }
+            ::_exit(rc);
+        }
+        int status = 0;
+        CPPUNIT_ASSERT_EQUAL(pid, ::waitpid(pid, &status, 0));
+        CPPUNIT_ASSERT(WIFEXITED(status));
+        CPPUNIT_ASSERT_EQUAL(0, WEXITSTATUS(status));
     }
 
     void testCache()

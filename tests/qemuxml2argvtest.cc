@@ -307,6 +307,13 @@ public:
         def.nets.back().info.alias = "ua-x,id=y";
         CPPUNIT_ASSERT(errorOf([&] { build(def, caps); }).find("cannot be used as a QEMU id") !=
                        std::string::npos);
+        // A NIC that never got a MAC is not called "multicast".
+        def = baseDomain();
+        def.nets.push_back(directNic(1));
+        def.nets.back().mac = MacAddr{};
+        CPPUNIT_ASSERT_EQUAL(std::string("XML error: expected a non-zero mac address, found "
+                                         "'00:00:00:00:00:00'"),
+                             errorOf([&] { build(def, caps); }));
         def = baseDomain();
         def.os.machine = "pc,accel=kvm";
         CPPUNIT_ASSERT_EQUAL(std::string("unsupported configuration: invalid machine type name "

@@ -124,6 +124,7 @@ class MacvtapTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testEexistRetry);
     CPPUNIT_TEST(testAltNamesAreTaken);
     CPPUNIT_TEST(testPoolExhausted);
+    CPPUNIT_TEST(testPoolExhaustedOnRetry);
     CPPUNIT_TEST(testConcurrentForeignCreator);
     CPPUNIT_TEST(testThreadsAllocateConcurrently);
     CPPUNIT_TEST(testTwoProcessesAllocateConcurrently);
@@ -133,6 +134,7 @@ class MacvtapTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testMissingParent);
     CPPUNIT_TEST(testKernelRefusesSecondPassthrough);
     CPPUNIT_TEST(testUserNameCollisionLeavesForeignDevice);
+    CPPUNIT_TEST(testUserNameTemplate);
     CPPUNIT_TEST(testReservationSurvivesRestart);
     CPPUNIT_TEST(testTeardownByGroup);
     CPPUNIT_TEST(testTeardownFallsBackWithForeignGroupMember);
@@ -523,6 +525,34 @@ public:
         });
     }
 
+    // The pool runs dry while replacing a name that a foreign device took
+    // after the dump.  Devices created later in the same batch must be
+    // recorded (and so rolled back) before that error leaves createAll.
+    void testPoolExhaustedOnRetry()
+    {
+        test::TestNetns ns;
+        ns.run([] {
+            NetlinkSocket nl;
+            auto before = linkNames(nl);
+            MacvtapOptions o;
+            o.poolLimit = 2; // macvtap0 and macvtap1 only
+            o.fault = [](MacvtapStep s, size_t i) {
+                if (s == MacvtapStep::Reserve && i == 1)
+                    ipHere({"link", "add", "link", "vdp0", "name", "macvtap0", "type", "macvlan"});
+            };
+            MacvtapTransaction tx(nl, std::move(o));
+            try {
+                tx.prepare({req(0), req(1)});
+                CPPUNIT_FAIL("more devices than names accepted");
+            } catch (const Error &e) {
+                CPPUNIT_ASSERT_EQUAL(std::string("internal error: no free macvtap interface name "
+                                                 "for a device on vdp0"), std::string(e.what()));
+            }
+            before.insert("macvtap0"); // the foreign one stays
+            CPPUNIT_ASSERT(before == linkNames(nl));
+        });
+    }
+
     // A thread keeps creating macvtapN devices of its own while we allocate.
     void testConcurrentForeignCreator()
     {
@@ -805,9 +835,15 @@ public:
                         throw Error(VIR_ERR_INTERNAL_ERROR, "injected");
                 };
                 MacvtapTransaction tx(nl, std::move(o));
+                auto before = netlinkStats().requests.load();
                 CPPUNIT_ASSERT_THROW(tx.prepare({req(7, MacvlanMode::Passthrough)}), Error);
+                auto used = netlinkStats().requests.load() - before;
                 CPPUNIT_ASSERT_EQUAL(parentMac, findLink(nl, "vdp0")->mac->str());
                 CPPUNIT_ASSERT_EQUAL(size_t(3), linkNames(nl).size());
+                // dump + set MAC [+ create, then rollback: dump + delete]
+                // + ONE restore of the parent's MAC.
+                uint64_t expected = step == MacvtapStep::ParentMac ? 3 : 6;
+                CPPUNIT_ASSERT_EQUAL(expected, used);
             }
         });
     }
@@ -889,6 +925,56 @@ public:
             auto rep = macvtapTeardown(nl, {stale}, {}, nullptr, "");
             CPPUNIT_ASSERT_EQUAL(size_t(1), rep.vanished);
             CPPUNIT_ASSERT(findLink(nl, "mytap0"));
+        });
+    }
+
+    // <target dev='vdt%d'/>: the template is expanded before creation (the
+    // lowest free number, as the kernel would), so that the record, the
+    // reservation and rollback know the real name.  Sent as is, the kernel
+    // expanded it itself and the device was left behind with ifindex 0.
+    void testUserNameTemplate()
+    {
+        test::TestNetns ns;
+        ns.ip({"link", "add", "link", "vdp0", "name", "vdt0", "type", "macvtap"});
+        ns.run([] {
+            TmpDir dir;
+            NetlinkSocket nl;
+            NetdevNameState state(dir.path);
+            auto before = linkNames(nl);
+            MacvtapRequest a = req(0), b = req(1);
+            a.ifname = "vdt%d";
+            b.ifname = "vdt%d";
+            {
+                MacvtapTransaction tx(nl, {.owner = "dom", .state = &state, .tapWaitMs = 200});
+                auto &res = tx.prepare({a, b});
+                CPPUNIT_ASSERT_EQUAL(std::string("vdt1"), res[0].record.ifname);
+                CPPUNIT_ASSERT_EQUAL(std::string("vdt2"), res[1].record.ifname);
+                CPPUNIT_ASSERT_EQUAL(findLink(nl, "vdt1")->ifindex, res[0].record.ifindex);
+                CPPUNIT_ASSERT_EQUAL(size_t(1), res[0].tapFds.size());
+                CPPUNIT_ASSERT(!res[0].record.autoNamed);
+                CPPUNIT_ASSERT((std::set<std::string>{"vdt1", "vdt2"}) == state.reservedNames("dom"));
+            } // rolled back
+            CPPUNIT_ASSERT(before == linkNames(nl));
+            CPPUNIT_ASSERT(state.reservedNames("dom").empty());
+
+            // A template whose expansion does not fit IFNAMSIZ.
+            MacvtapRequest longName = req(2);
+            longName.ifname = "abcdefghijklmn%d";
+            ipHere({"link", "add", "link", "vdp0", "name", "abcdefghijklmn0", "type", "macvtap"});
+            for (int i = 1; i <= 9; ++i)
+                ipHere({"link", "add", "link", "vdp0", "name", "abcdefghijklmn" + std::to_string(i),
+                        "type", "macvtap"});
+            before = linkNames(nl);
+            MacvtapTransaction tx(nl, {});
+            try {
+                tx.prepare({longName});
+                CPPUNIT_FAIL("template without a free name accepted");
+            } catch (const Error &e) {
+                CPPUNIT_ASSERT_EQUAL(std::string("internal error: no free interface name for "
+                                                 "template 'abcdefghijklmn%d'"),
+                                     std::string(e.what()));
+            }
+            CPPUNIT_ASSERT(before == linkNames(nl));
         });
     }
 

@@ -2,6 +2,7 @@
 #include <config.h>
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@ class NetnsTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testRemovedOnDestruction);
     CPPUNIT_TEST(testRemovedAfterFailingBody);
     CPPUNIT_TEST(testRemovedOnSignal);
+    CPPUNIT_TEST(testRemovedWhenIpCannotRun);
     CPPUNIT_TEST(testSysfsShowsTheNamespace);
     CPPUNIT_TEST(testRunIpBigInputAndOutput);
     CPPUNIT_TEST(testRunIpStopsReading);
@@ -85,6 +87,55 @@ public:
         CPPUNIT_ASSERT_EQUAL(SIGTERM, WTERMSIG(status));
         CPPUNIT_ASSERT(!path.empty());
         CPPUNIT_ASSERT(!exists(path));
+    }
+
+    // The destructor runs `ip netns del`; when that cannot even be started
+    // (here: no fd left for its pipes) runIp throws.  Escaping the
+    // (noexcept) destructor that was std::terminate(); the namespace must
+    // be removed by hand instead.
+    void testRemovedWhenIpCannotRun()
+    {
+        if (!vd::test::isRoot())
+            vd::test::skip("needs root to create a network namespace");
+        int p[2];
+        CPPUNIT_ASSERT_EQUAL(0, ::pipe(p));
+        std::fflush(nullptr);
+        pid_t pid = ::fork();
+        if (pid == 0) {
+            ::close(p[0]);
+            try {
+                std::string path;
+                {
+                    vd::NamedNetns ns("vdt");
+                    path = ns.path() + "\n";
+                    ssize_t ignored = ::write(p[1], path.data(), path.size());
+                    (void)ignored;
+                    // Fill the fd table up to a lowered limit.
+                    rlimit rl{64, 64};
+                    ::setrlimit(RLIMIT_NOFILE, &rl);
+                    while (::dup(0) >= 0 || ::dup(p[1]) >= 0) {
+                    }
+                }
+                ::_exit(0);
+            } catch (...) {
+            }
+            ::_exit(3);
+        }
+        ::close(p[1]);
+        std::string path;
+        char c;
+        while (::read(p[0], &c, 1) == 1 && c != '\n')
+            path += c;
+        ::close(p[0]);
+        int status = 0;
+        ::waitpid(pid, &status, 0);
+        CPPUNIT_ASSERT(!path.empty());
+        bool left = exists(path);
+        if (left)
+            vd::runIp({"netns", "del", path.substr(path.rfind('/') + 1)});
+        CPPUNIT_ASSERT_MESSAGE("child did not exit cleanly", WIFEXITED(status));
+        CPPUNIT_ASSERT_EQUAL(0, WEXITSTATUS(status));
+        CPPUNIT_ASSERT(!left);
     }
 
     // Megabytes both ways must not deadlock on full pipes.

@@ -31,6 +31,7 @@ class VirtDirectRunTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testMissingSourceLeavesNothing);
     CPPUNIT_TEST(testForeignMacvtapSkippedAndKept);
     CPPUNIT_TEST(testUserNameCollisionKeepsForeignDevice);
+    CPPUNIT_TEST(testTargetDevTemplate);
     CPPUNIT_TEST(testQemuKilled);
     CPPUNIT_TEST(testSupervisorKilled);
     CPPUNIT_TEST(testConcurrentStarts);
@@ -266,6 +267,40 @@ public:
         CPPUNIT_ASSERT_MESSAGE(r.err, r.err.find("mytap0") != std::string::npos);
         CPPUNIT_ASSERT_EQUAL(std::string("mytap0 "), joined(macvtaps()));
         assertNoRuntimeState("u");
+    }
+
+    // The schema refuses <target dev='mytap%d'/>, but the semantic checks
+    // accept the template, so a hand-edited definition reaches start: it
+    // names the devices mytap0, mytap1, ...; the definition keeps the
+    // template and destroy removes exactly those devices.  (The template
+    // used to go to the kernel as is and the device stayed behind.)
+    void testTargetDevTemplate()
+    {
+        auto nic = [](const std::string &dev) {
+            return "    <interface type='direct'><source dev='" +
+                   vd::test::TestNetns::parent() + "' mode='bridge'/><target dev='" + dev +
+                   "'/><model type='virtio'/></interface>\n";
+        };
+        CPPUNIT_ASSERT_EQUAL(0, vd({"define", writeDomain("tp", 0, nic("mytapa") + nic("mytapb"))}).status);
+        std::string config = root_->path() + "/etc/qemu/tp.xml";
+        std::string xml = vd::test::readText(config);
+        for (const char *dev : {"mytapa", "mytapb"})
+            xml.replace(xml.find(dev), 6, "mytap%d");
+        std::ofstream(config) << xml;
+        for (int round = 0; round < 2; ++round) {
+            auto r = vd({"start", "tp"});
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(r.err, 0, r.status);
+            started_.push_back("tp");
+            CPPUNIT_ASSERT_EQUAL(std::string("mytap0 mytap1 "), joined(macvtaps()));
+            r = vd({"dumpxml", "tp"});
+            CPPUNIT_ASSERT_MESSAGE(r.out, r.out.find("<target dev='mytap1'") != std::string::npos);
+            r = vd({"dumpxml", "--inactive", "tp"});
+            CPPUNIT_ASSERT_MESSAGE(r.out, r.out.find("<target dev='mytap%d'/>") != std::string::npos);
+            r = vd({"destroy", "tp"});
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(r.err, 0, r.status);
+            CPPUNIT_ASSERT(macvtaps().empty());
+            assertNoRuntimeState("tp");
+        }
     }
 
     void testQemuKilled()

@@ -268,8 +268,16 @@ public:
         if (pid < 0)
             raiseSystem(errno, _("cannot fork QEMU probe"));
         if (pid == 0) {
-            if (dup2(stdinFd, 0) < 0 || dup2(stdoutFd, 1) < 0 || dup2(stderrFd, 2) < 0)
-                _exit(127);
+            // Move the pipe ends above 2 first: when we were started with
+            // stdio closed they may BE fds 0-2, and dup2 onto itself would
+            // neither clear close-on-exec nor keep one from clobbering another.
+            int src[3] = {stdinFd, stdoutFd, stderrFd};
+            for (int &fd : src)
+                if ((fd = fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0)
+                    _exit(127);
+            for (int i = 0; i < 3; ++i)
+                if (dup2(src[i], i) < 0) // clears close-on-exec on the copy
+                    _exit(127);
             syscall(SYS_close_range, 3U, ~0U, 0U);
             sigset_t all;
             sigemptyset(&all);

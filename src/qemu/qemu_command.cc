@@ -379,7 +379,10 @@ void checkDomainForQemu(const DomainDef &def, const QemuCaps &caps)
                 caps.binary.c_str()));
         if (net.driverName == NetDef::DriverName::Vhost && !caps.has(QemuCapsFlag::VhostNet))
             raiseUnsupported(_("vhost-net was requested for an interface, but is unavailable"));
-        if (net.mac.isZero() || net.mac.isMulticast())
+        if (net.mac.isZero())
+            raiseXmlError(strprintf(_("expected a non-zero mac address, found '%s'"),
+                                    net.mac.str().c_str()));
+        if (net.mac.isMulticast())
             raiseXmlError(strprintf(_("expected unicast mac address, found multicast '%s'"),
                                     net.mac.str().c_str()));
     }

@@ -43,7 +43,7 @@ MachineFamily machineFamily(const std::string &m)
     if (m == "pc" || m.rfind("pc-i440fx-", 0) == 0 || m.rfind("pc-", 0) == 0)
         return MachineFamily::I440fx;
     raiseUnsupported(strprintf(
-        _("machine type '%s' is not supported: use an i440fx ('pc') or 'q35' machine"),
+        _("machine type '%s' is not supported: use an i440fx ('pc') machine"),
         m.c_str()));
 }
 

@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <deque>
 #include <exception>
 #include <map>
 #include <set>
@@ -299,12 +300,15 @@ void MacvtapTransaction::rollback() noexcept
         std::vector<UniqueFd> fds;
         for (auto &r : results_) {
             records.push_back(r.record);
+            // changedParentMacs_ below restores exactly the parents we
+            // changed; teardown must not restore them a second time.
+            records.back().savedParentMac.reset();
             for (auto &fd : r.tapFds)
                 fds.push_back(std::move(fd));
         }
         results_.clear();
-        // Teardown releases the names of these records; names reserved
-        // for devices that never got created are released below.
+        // Without a state object teardown releases no names: the names
+        // written to the state file are released below.
         macvtapTeardown(sock_, records, std::move(fds), nullptr, opts_.owner);
         resultReq_.clear();
         // Passthrough parents whose device never got created.
@@ -481,19 +485,42 @@ void MacvtapTransaction::createAll(const std::vector<MacvtapRequest> &requests)
                                   parentMtu, rq.parent.c_str()),
                         VIR_FROM_NET);
         Pending p{i, rq.ifname, rq.ifname.empty()};
+        auto inUse = [&](const std::string &name) {
+            return byName.count(name) || altNamesInUse.count(name) ||
+                   reservedByOthers.count(name) || chosen.count(name);
+        };
         if (p.autoNamed) {
             p.name = nextName(rq.kind, rq.parent);
         } else {
-            if (rq.ifname.size() >= IFNAMSIZ)
+            // A "%d" template is expanded here, to the lowest free number as
+            // the kernel would: sent as is, the kernel would pick the name
+            // and records, reservations and rollback would not know it.
+            if (auto pct = rq.ifname.find("%d"); pct != std::string::npos) {
+                for (unsigned long n = 0;; ++n) {
+                    std::string name = rq.ifname.substr(0, pct) + std::to_string(n) +
+                                       rq.ifname.substr(pct + 2);
+                    if (name.size() >= IFNAMSIZ)
+                        throw Error(VIR_ERR_INTERNAL_ERROR,
+                                    strprintf(_("no free interface name for template '%s'"),
+                                              rq.ifname.c_str()),
+                                    VIR_FROM_NET);
+                    if (!inUse(name)) {
+                        p.name = name;
+                        break;
+                    }
+                }
+                // "macvtap%d" expands into the pool's own names.
+                poolFor(rq.kind).markTaken(p.name);
+            }
+            if (p.name.size() >= IFNAMSIZ)
                 throw Error(VIR_ERR_CONFIG_UNSUPPORTED,
-                            strprintf(_("interface name '%s' is too long"), rq.ifname.c_str()),
+                            strprintf(_("interface name '%s' is too long"), p.name.c_str()),
                             VIR_FROM_NET);
             // The user's name is used as given; if it exists the start fails
             // and the existing device is not ours to touch.
-            if (byName.count(rq.ifname) || altNamesInUse.count(rq.ifname) ||
-                reservedByOthers.count(rq.ifname) || chosen.count(rq.ifname))
+            if (inUse(p.name))
                 raiseSystem(EEXIST, strprintf(_("error creating %s interface %s@%s (%s)"),
-                                              macvtapKindName(rq.kind), rq.ifname.c_str(),
+                                              macvtapKindName(rq.kind), p.name.c_str(),
                                               rq.parent.c_str(), rq.mac.str().c_str()));
         }
         chosen.insert(p.name);
@@ -570,7 +597,16 @@ void MacvtapTransaction::createAll(const std::vector<MacvtapRequest> &requests)
                 poolFor(rq.kind).markTaken(p.name);
                 if (!opts_.owner.empty())
                     data.owners[opts_.owner].names.erase(p.name);
-                p.name = nextName(rq.kind, rq.parent);
+                try {
+                    p.name = nextName(rq.kind, rq.parent);
+                } catch (...) {
+                    // The pool ran dry.  Not thrown yet: the rest of this
+                    // batch may have created devices that must be recorded
+                    // for rollback first.
+                    if (!firstError)
+                        firstError = std::current_exception();
+                    continue;
+                }
                 if (!opts_.owner.empty())
                     data.owners[opts_.owner].names.insert(p.name);
                 ++p.tries;
@@ -701,6 +737,31 @@ MacvtapTeardownReport macvtapTeardown(NetlinkSocket &sock,
     std::map<int, const LinkInfo *> byIndex;
     for (const auto &l : links)
         byIndex[l.ifindex] = &l;
+    // A dump that stayed inconsistent (links changing all the time) may
+    // miss entries: ask for a missing ifindex on its own before treating
+    // the device as gone, or it would be left behind.
+    std::deque<LinkInfo> askedFor;
+    auto linkAt = [&](int ifindex) -> const LinkInfo * {
+        if (auto it = byIndex.find(ifindex); it != byIndex.end())
+            return it->second;
+        if (complete)
+            return nullptr;
+        NetlinkMsg get = makeLinkMsg(RTM_GETLINK, 0, ifindex);
+        get.putU32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);
+        const LinkInfo *found = nullptr;
+        try {
+            for (const auto &e : sock.request(get).echoes)
+                if (auto li = parseLinkMessage(reinterpret_cast<const nlmsghdr *>(e.data()));
+                    li && li->ifindex == ifindex) {
+                    askedFor.push_back(std::move(*li));
+                    found = &askedFor.back();
+                }
+        } catch (const Error &) {
+            // Best effort, like the rest of teardown.
+        }
+        byIndex[ifindex] = found;
+        return found;
+    };
 
     // Ours = the ifindex still carries the name and kind we created.
     // ifindexes are allocated cyclically, so a recycled ifindex with our
@@ -710,12 +771,12 @@ MacvtapTeardownReport macvtapTeardown(NetlinkSocket &sock,
     for (const auto &r : records) {
         if (r.ifindex <= 0)
             continue;
-        auto it = byIndex.find(r.ifindex);
-        if (it == byIndex.end()) {
+        const LinkInfo *found = linkAt(r.ifindex);
+        if (!found) {
             ++rep.vanished;
             continue;
         }
-        const LinkInfo &l = *it->second;
+        const LinkInfo &l = *found;
         if (l.name != r.ifname || l.kind != macvtapKindName(r.kind)) {
             ++rep.notOurs;
             continue;
@@ -765,8 +826,8 @@ MacvtapTeardownReport macvtapTeardown(NetlinkSocket &sock,
     for (const auto &r : records) {
         if (!r.savedParentMac || r.parentIndex <= 0)
             continue;
-        auto it = byIndex.find(r.parentIndex);
-        if (it == byIndex.end() || it->second->name != r.parent)
+        const LinkInfo *parent = linkAt(r.parentIndex);
+        if (!parent || parent->name != r.parent)
             continue; // the parent is gone or is another device now
         try {
             netdevSetMac(sock, r.parentIndex, r.parent, *r.savedParentMac);

@@ -224,8 +224,17 @@ NamedNetns::NamedNetns(const std::string &prefix)
 
 NamedNetns::~NamedNetns()
 {
-    std::string out;
-    if (runIp({"netns", "del", name_}, {}, &out) != 0) {
+    // runIp throws when ip cannot even be started (no fds, no memory); an
+    // exception leaving a destructor would terminate the process and leave
+    // the namespace behind.  Either way, fall back to what `ip netns del`
+    // does.
+    bool deleted = false;
+    try {
+        std::string out;
+        deleted = runIp({"netns", "del", name_}, {}, &out) == 0;
+    } catch (...) {
+    }
+    if (!deleted) {
         ::umount2(path().c_str(), MNT_DETACH);
         ::unlink(path().c_str());
     }
