@@ -182,9 +182,7 @@ public:
         // A second start is refused and changes nothing.
         r = vd({"start", "g1"});
         CPPUNIT_ASSERT_EQUAL(1, r.status);
-        CPPUNIT_ASSERT_EQUAL(std::string("error: Requested operation is not valid: domain is "
-                                         "already running\n"),
-                             r.err);
+        CPPUNIT_ASSERT_EQUAL(std::string("error: Domain 'g1' is already active\n"), r.err);
         CPPUNIT_ASSERT_EQUAL(size_t(2), macvtaps().size());
 
         auto st = state("g1");
@@ -212,9 +210,7 @@ public:
         CPPUNIT_ASSERT_MESSAGE(r.out, r.out.find("t1") != std::string::npos);
         r = vd({"start", "t1"});
         CPPUNIT_ASSERT_EQUAL(1, r.status);
-        CPPUNIT_ASSERT_EQUAL(std::string("error: Requested operation is not valid: domain is "
-                                         "already running\n"),
-                             r.err);
+        CPPUNIT_ASSERT_EQUAL(std::string("error: Domain 't1' is already active\n"), r.err);
         CPPUNIT_ASSERT_EQUAL(0, vd({"destroy", "t1"}).status);
         r = vd({"list", "--all"});
         CPPUNIT_ASSERT_MESSAGE(r.out, r.out.find("t1") == std::string::npos);
@@ -228,7 +224,8 @@ public:
         CPPUNIT_ASSERT_EQUAL(0, vd({"define", writeDomain("bad", 2, bad)}).status);
         auto r = vd({"start", "bad"});
         CPPUNIT_ASSERT_EQUAL(1, r.status);
-        CPPUNIT_ASSERT_EQUAL(std::string("error: Unable to get index for interface missing0: "
+        CPPUNIT_ASSERT_EQUAL(std::string("error: Failed to start domain 'bad'\n"
+                                         "error: Unable to get index for interface missing0: "
                                          "No such device\n"),
                              r.err);
         CPPUNIT_ASSERT(macvtaps().empty());

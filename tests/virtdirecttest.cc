@@ -124,6 +124,11 @@ public:
     {
         auto r = vd({"define", data("bad-mode.xml")});
         CPPUNIT_ASSERT_EQUAL(1, r.status);
+        // virsh's line for the failed action, then libvirt's error.
+        CPPUNIT_ASSERT_EQUAL("error: Failed to define domain from " + data("bad-mode.xml") +
+                                 "\nerror: XML error: Invalid value for attribute 'mode' in "
+                                 "element 'source': 'bogus'.\n",
+                             r.err);
         CPPUNIT_ASSERT(!std::filesystem::exists(configDir() + "/guest1.xml"));
 
         // An existing definition survives a failed redefinition untouched.

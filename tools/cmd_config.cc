@@ -44,9 +44,9 @@ int cmdValidate(Context &ctx, const Args &args)
     return 0;
 }
 
-int cmdDefine(Context &ctx, const Args &args)
+// Validate and store the definition in `file`; returns the domain's name.
+std::string defineFromFile(Context &ctx, const std::string &file)
 {
-    const std::string &file = args.positional[0];
     DomainStore store(ctx.paths);
     auto def = loadAndValidate(file);
     conf::checkDomainName(def->name);
@@ -76,8 +76,16 @@ int cmdDefine(Context &ctx, const Args &args)
     qemu::QemuCapsCache caps(ctx.paths);
     qemu::prepareDomainForQemu(*def, caps.get(qemu::findEmulator(def->emulator, def->os.arch)));
     store.saveConfig(*def);
-    ctx.out << strprintf(_("Domain '%s' defined from %s"), def->name.c_str(), file.c_str())
-            << "\n\n";
+    return def->name;
+}
+
+int cmdDefine(Context &ctx, const Args &args)
+{
+    const std::string &file = args.positional[0];
+    std::string name;
+    reportFailureAs(ctx, strprintf(_("Failed to define domain from %s"), file.c_str()),
+                    [&] { name = defineFromFile(ctx, file); });
+    ctx.out << strprintf(_("Domain '%s' defined from %s"), name.c_str(), file.c_str()) << "\n\n";
     return 0;
 }
 
@@ -86,7 +94,8 @@ int cmdUndefine(Context &ctx, const Args &args)
     const std::string &name = args.positional[0];
     DomainStore store(ctx.paths);
     requireDefined(ctx, store, name);
-    store.removeConfig(name);
+    reportFailureAs(ctx, strprintf(_("Failed to undefine domain '%s'"), name.c_str()),
+                    [&] { store.removeConfig(name); });
     ctx.out << strprintf(_("Domain '%s' has been undefined"), name.c_str()) << "\n\n";
     return 0;
 }

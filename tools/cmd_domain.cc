@@ -88,10 +88,12 @@ int cmdStart(Context &ctx, const Args &args)
     // Checked before loading the definition: a running transient domain
     // has none, and "no domain with matching name" would be wrong.
     if (qemu::findRunningDomain(ctx.paths, name))
-        throw Error(VIR_ERR_OPERATION_INVALID, _("domain is already running"), VIR_FROM_QEMU);
-    auto def = conf::DomainStore(ctx.paths).loadConfig(name);
-    conf::validateDomainDef(*def);
-    start(ctx, args, *def);
+        throw CommandError(strprintf(_("Domain '%s' is already active"), name.c_str()));
+    reportFailureAs(ctx, strprintf(_("Failed to start domain '%s'"), name.c_str()), [&] {
+        auto def = conf::DomainStore(ctx.paths).loadConfig(name);
+        conf::validateDomainDef(*def);
+        start(ctx, args, *def);
+    });
     ctx.out << strprintf(_("Domain '%s' started"), name.c_str()) << "\n\n";
     return 0;
 }
@@ -100,10 +102,13 @@ int cmdCreate(Context &ctx, const Args &args)
 {
     const std::string &file = args.positional[0];
     conf::DomainStore store(ctx.paths);
-    auto def = conf::parseAndValidateDomainXML(readFile(file), conf::PARSE_INACTIVE, true);
-    conf::checkDomainName(def->name);
-    conf::assignMacAddresses(*def, store.macsInUse(def->name));
-    start(ctx, args, *def);
+    std::unique_ptr<conf::DomainDef> def;
+    reportFailureAs(ctx, strprintf(_("Failed to create domain from %s"), file.c_str()), [&] {
+        def = conf::parseAndValidateDomainXML(readFile(file), conf::PARSE_INACTIVE, true);
+        conf::checkDomainName(def->name);
+        conf::assignMacAddresses(*def, store.macsInUse(def->name));
+        start(ctx, args, *def);
+    });
     ctx.out << strprintf(_("Domain '%s' created from %s"), def->name.c_str(), file.c_str())
             << "\n\n";
     return 0;
@@ -113,7 +118,8 @@ int cmdDestroy(Context &ctx, const Args &args)
 {
     const std::string &name = args.positional[0];
     requireKnown(ctx, name);
-    qemu::destroyDomain(ctx.paths, name);
+    reportFailureAs(ctx, strprintf(_("Failed to destroy domain '%s'"), name.c_str()),
+                    [&] { qemu::destroyDomain(ctx.paths, name); });
     ctx.out << strprintf(_("Domain '%s' destroyed"), name.c_str()) << "\n\n";
     return 0;
 }
@@ -122,7 +128,8 @@ int cmdShutdown(Context &ctx, const Args &args)
 {
     const std::string &name = args.positional[0];
     requireKnown(ctx, name);
-    qemu::shutdownDomain(ctx.paths, name);
+    reportFailureAs(ctx, strprintf(_("Failed to shutdown domain '%s'"), name.c_str()),
+                    [&] { qemu::shutdownDomain(ctx.paths, name); });
     ctx.out << strprintf(_("Domain '%s' is being shutdown"), name.c_str()) << "\n\n";
     return 0;
 }

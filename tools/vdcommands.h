@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "util/virerror.h"
 #include "util/virpaths.h"
 
 namespace vd::tools {
@@ -25,6 +26,12 @@ class CommandError : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
 };
+
+// Run `operation`; if it fails with a libvirt-style error, first print
+// virsh's own line for the failed action ("error: Failed to start domain
+// 'x'"), as virsh does before the libvirt error itself.
+template <typename F>
+void reportFailureAs(Context &ctx, const std::string &virshLine, F &&operation);
 
 // Parsed arguments of one command: positional words plus --flags, with
 // --opt VALUE for options declared as taking a value.
@@ -47,6 +54,17 @@ struct Command {
     size_t maxArgs;
     std::function<int(Context &, const Args &)> run;
 };
+
+template <typename F>
+void reportFailureAs(Context &ctx, const std::string &virshLine, F &&operation)
+{
+    try {
+        operation();
+    } catch (const Error &) {
+        ctx.err << "error: " << virshLine << "\n";
+        throw;
+    }
+}
 
 // Registered by the cmd_*.cc files.
 std::vector<Command> configCommands();
