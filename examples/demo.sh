@@ -176,7 +176,7 @@ run_vd list --all
 step "ip -n $ns link show type macvtap   # nothing left"
 left=$(ip -n "$ns" link show type macvtap)
 [ -z "$left" ] || { echo "$left"; echo "demo FAILED: macvtaps left behind" >&2; exit 1; }
-step "ls -A $root/run/qemu   # left: lock, QEMU's log, id counter, name pool"
+step "ls -A $root/run/qemu   # left: QEMU's log, the id counter, the name pool"
 ls -A "$root/run/qemu"
 step "cat $root/run/qemu/netdev/names   # no name reserved any more"
 cat "$root/run/qemu/netdev/names"
