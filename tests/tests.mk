@@ -2,7 +2,8 @@
 ## adds its suites in its own fragment below.  `make check` runs the runner,
 ## whose last line is "N passed, N failed, N skipped".
 check_PROGRAMS += tests/vdtest
-tests_vdtest_SOURCES = tests/testmain.cc tests/testutils.h tests/testutils.cc
+tests_vdtest_SOURCES = tests/testmain.cc tests/testutils.h tests/testutils.cc \
+	tests/testcommand.h tests/testcommand.cc
 tests_vdtest_CXXFLAGS = $(AM_CXXFLAGS) $(CPPUNIT_CFLAGS)
 tests_vdtest_LDADD = $(VD_TEST_LIBS) src/util/libvd_util.a $(CPPUNIT_LIBS) $(VD_LIBS)
 VD_TEST_LIBS =

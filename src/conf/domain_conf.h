@@ -113,6 +113,8 @@ struct DomainDef {
     int id = -1; // live only
     std::string name;
     std::array<unsigned char, 16> uuid{};
+    // The XML had no <uuid>: define keeps the UUID of an existing definition.
+    bool uuidGenerated = false;
     std::string title;
     std::string description;
     unsigned long long memoryKiB = 0;

@@ -779,8 +779,10 @@ std::unique_ptr<DomainDef> Parser::parse(const xmlNode *root)
     if (!haveMemory || def->memoryKiB == 0)
         raiseXmlError(_("Memory size must be specified via <memory> or in the <numa> "
                         "configuration"));
-    if (!haveUuid)
+    if (!haveUuid) {
         def->uuid = generateUuid();
+        def->uuidGenerated = true;
+    }
     if (!haveCurrent || def->currentMemoryKiB == 0 || def->currentMemoryKiB > def->memoryKiB)
         def->currentMemoryKiB = def->memoryKiB;
 

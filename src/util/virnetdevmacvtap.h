@@ -1,0 +1,180 @@
+// macvtap/macvlan devices over rtnetlink (libnl-3): create a domain's
+// devices as one transaction, open their tap character devices, bring them
+// up, and tear them down in bulk.
+//
+// Start code:
+//     NetlinkSocket nl;
+//     NetdevNameState names(paths.runDir + "/netdev");
+//     MacvtapTransaction tx(nl, {.owner = domainName, .state = &names});
+//     auto &nics = tx.prepare(requests);   // all created + fds open, or throws
+//     ... pass nics[i].tapFds[q].get() to QEMU (clear FD_CLOEXEC in the child)
+//     auto done = tx.commit();             // from here on the devices stay
+//     macvtapSetUp(nl, records);           // once QEMU holds the fds (or
+//                                          // MacvtapRequest::up at creation)
+//     ... persist the MacvtapRecords in the live state
+// Stop code:
+//     macvtapTeardown(nl, records, std::move(remainingFds), &names, domainName);
+//
+// Rules this layer keeps: an auto name comes from the NEXT-FIT pool (no
+// SIOCGIFFLAGS probes); the kernel arbitrates with NLM_F_EXCL and a name
+// that appeared since the dump is skipped; a device given by the user that
+// already exists fails the start and is never deleted; deletion is by
+// ifindex (or by link group after checking the group holds only our
+// ifindexes); any failure rolls back everything done so far.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "util/virfile.h"
+#include "util/virmacaddr.h"
+#include "util/virnetdevmacvlanmode.h"
+#include "util/virnetdevnamepool.h"
+#include "util/virnetlink.h"
+
+namespace vd {
+
+enum class MacvtapKind { Macvtap, Macvlan };
+
+// "macvtap" / "macvlan": the kernel link kind and the auto-name prefix.
+const char *macvtapKindName(MacvtapKind kind);
+// MacvlanMode -> MACVLAN_MODE_* of <linux/if_link.h>.
+uint32_t macvlanModeToKernel(MacvlanMode mode);
+
+struct MacvtapRequest {
+    std::string ifname{};        // empty = allocate from the pool
+    std::string parent{};        // the parent link, by name
+    MacvlanMode mode = MacvlanMode::Vepa;
+    MacAddr mac;                 // the guest NIC's MAC (macvtap must match it)
+    unsigned mtu = 0;            // 0 = inherit the parent's
+    unsigned queues = 1;         // tap fds to open (>1: IFF_MULTI_QUEUE)
+    bool vnetHdr = true;         // IFF_VNET_HDR (virtio-net)
+    MacvtapKind kind = MacvtapKind::Macvtap;
+    std::vector<MacAddr> sourceMacs{}; // allowed sources, mode Source only
+    // Bring the device up in the creating RTM_NEWLINK itself (as libvirt
+    // does before starting QEMU) instead of a later macvtapSetUp(): saves
+    // one netlink round trip per device.
+    bool up = false;
+};
+
+// What the stop code needs to undo one device; persist it with the domain.
+struct MacvtapRecord {
+    std::string ifname{};
+    int ifindex = 0;
+    std::string parent{};
+    int parentIndex = 0;
+    MacvlanMode mode = MacvlanMode::Vepa;
+    MacvtapKind kind = MacvtapKind::Macvtap;
+    std::optional<MacAddr> savedParentMac{}; // passthrough: the parent's MAC before
+    uint32_t group = 0;                    // IFLA_GROUP given at creation
+    bool autoNamed = false;                // name came from the pool
+
+    // One line of "key=value" words, for the domain's live state:
+    //   ifname=macvtap3 ifindex=12 parent=eth0 parentindex=2 mode=bridge
+    //   kind=macvtap group=1986265088 autonamed=1 [savedmac=52:54:00:..]
+    std::string format() const;
+    // nullopt if the text is not such a line.
+    static std::optional<MacvtapRecord> parse(const std::string &text);
+};
+
+const char *macvlanModeName(MacvlanMode mode);
+std::optional<MacvlanMode> macvlanModeFromName(const std::string &name);
+
+struct MacvtapResult {
+    MacvtapRecord record{};
+    std::vector<UniqueFd> tapFds{}; // O_CLOEXEC; empty for MacvtapKind::Macvlan
+};
+
+// Steps at which tests inject failures (the hook throws).  `index` is the
+// request index (0 for once-per-transaction steps).
+enum class MacvtapStep {
+    Reserve,   // after a name is chosen for request `index`
+    ParentMac, // after the parent's MAC was changed (passthrough)
+    Create,    // after device `index` was created
+    Save,      // after the reservations were written to the state file
+    Open,      // after the tap fds of device `index` were opened
+};
+using MacvtapFaultHook = std::function<void(MacvtapStep step, size_t index)>;
+
+struct MacvtapOptions {
+    std::string owner{};               // key of the reservations (domain name)
+    NetdevNameState *state = nullptr;  // null: no persistent reservations
+    MacvtapFaultHook fault{};          // tests only
+    std::string nodeDir = "/dev";      // where private device nodes are made
+    unsigned tapWaitMs = 2000;         // bounded wait for the tap's sysfs entry
+    size_t poolLimit = 0;              // ids per prefix; 0 = what fits IFNAMSIZ
+    unsigned maxNameRetries = 256;     // EEXIST retries per auto-named device
+};
+
+class MacvtapTransaction {
+public:
+    MacvtapTransaction(NetlinkSocket &sock, MacvtapOptions opts);
+    // Rolls back unless commit() was called.
+    ~MacvtapTransaction();
+    MacvtapTransaction(const MacvtapTransaction &) = delete;
+    MacvtapTransaction &operator=(const MacvtapTransaction &) = delete;
+
+    // Create every device (one dump, one pipelined batch of RTM_NEWLINK)
+    // and open the tap fds.  On any failure everything done so far is
+    // undone and the error (naming interface, parent and the kernel's
+    // reason) is rethrown.  Call once.
+    std::vector<MacvtapResult> &prepare(const std::vector<MacvtapRequest> &requests);
+
+    std::vector<MacvtapResult> &results() noexcept { return results_; }
+    // Keep the devices; returns the results (fds included) to the caller.
+    std::vector<MacvtapResult> commit();
+    // Undo everything now (idempotent, never throws).
+    void rollback() noexcept;
+
+private:
+    void createAll(const std::vector<MacvtapRequest> &requests);
+    void openAll(const std::vector<MacvtapRequest> &requests);
+
+    NetlinkSocket &sock_;
+    MacvtapOptions opts_;
+    struct SavedMac {
+        int ifindex;
+        std::string name;
+        MacAddr mac;
+    };
+    std::vector<MacvtapResult> results_;       // created devices
+    std::vector<size_t> resultReq_;            // request index of each result
+    std::vector<SavedMac> changedParentMacs_;  // passthrough parents to restore
+    std::vector<std::string> reservedNames_;   // written to the state file
+    bool committed_ = false;
+};
+
+// Bring the devices up (or down), one pipelined batch.
+void macvtapSetUp(NetlinkSocket &sock, const std::vector<MacvtapRecord> &records, bool up = true);
+
+struct MacvtapTeardownReport {
+    size_t groupRequests = 0;   // RTM_DELLINK by group sent
+    size_t singleDeletes = 0;   // RTM_DELLINK by ifindex sent
+    size_t vanished = 0;        // devices already gone
+    size_t notOurs = 0;         // ifindex now names something else: left alone
+};
+
+// Undo committed devices: close `fds` in parallel, delete the devices (by
+// group when one dump shows the group holds only these ifindexes, else by
+// ifindex; a device whose ifindex no longer has the recorded name and kind
+// is left alone), restore saved parent MACs and release the names of
+// `owner` in `state`.  Safe when devices have vanished; best effort: it
+// does not throw for kernel errors on individual devices.
+MacvtapTeardownReport macvtapTeardown(NetlinkSocket &sock,
+                                      const std::vector<MacvtapRecord> &records,
+                                      std::vector<UniqueFd> fds,
+                                      NetdevNameState *state, const std::string &owner);
+
+// Open `queues` fds on the tap device of a macvtap (see the .cc for how the
+// node is found safely).  Exposed for tests and for re-opening on reconnect.
+std::vector<UniqueFd> macvtapOpenTap(const std::string &ifname, int ifindex, unsigned queues,
+                                     bool vnetHdr, const std::string &nodeDir = "/dev",
+                                     unsigned waitMs = 2000);
+
+// Set a link's MAC address by ifindex.
+void netdevSetMac(NetlinkSocket &sock, int ifindex, const std::string &ifname, const MacAddr &mac);
+
+} // namespace vd
