@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "qemu/qemu_capabilities.h"
+#include "testcommand.h"
 #include "testutils.h"
 #include "util/virerror.h"
 #include "util/virfile.h"
@@ -21,22 +22,7 @@ namespace {
 
 const char *const realQemu = "/usr/bin/qemu-system-x86_64";
 
-// A scratch directory removed on destruction.
-struct TempDir {
-    std::string path;
-    TempDir()
-    {
-        char tmpl[] = "/tmp/vd-capstest-XXXXXX";
-        if (!mkdtemp(tmpl))
-            throw std::runtime_error("mkdtemp failed");
-        path = tmpl;
-    }
-    ~TempDir()
-    {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-};
+using vd::test::TempDir;
 
 void requireQemu()
 {
@@ -116,9 +102,9 @@ public:
         TempDir tmp;
         // A wrapper script stands in for the binary so the test can change
         // its mtime without touching the real QEMU.
-        std::string wrapper = tmp.path + "/qemu-system-x86_64";
+        std::string wrapper = tmp.path() + "/qemu-system-x86_64";
         writeFileAtomic(wrapper, std::string("#!/bin/sh\nexec ") + realQemu + " \"$@\"\n", 0755);
-        Paths paths = Paths::forRoot(tmp.path + "/root");
+        Paths paths = Paths::forRoot(tmp.path() + "/root");
 
         QemuCapsCache cache(paths);
         QemuCaps first = cache.get(wrapper);
@@ -169,9 +155,9 @@ public:
     void testBrokenBinary()
     {
         TempDir tmp;
-        std::string fake = tmp.path + "/qemu-system-x86_64";
+        std::string fake = tmp.path() + "/qemu-system-x86_64";
         writeFileAtomic(fake, "#!/bin/sh\necho 'qemu: cannot do anything' >&2\nexit 1\n", 0755);
-        Paths paths = Paths::forRoot(tmp.path + "/root");
+        Paths paths = Paths::forRoot(tmp.path() + "/root");
         QemuCapsCache cache(paths);
         std::string msg;
         try {
@@ -191,7 +177,7 @@ public:
     void testPreQmpBinary()
     {
         TempDir tmp;
-        std::string fake = tmp.path + "/qemu-system-x86_64";
+        std::string fake = tmp.path() + "/qemu-system-x86_64";
         writeFileAtomic(fake,
                         "#!/bin/sh\n"
                         "case \"$1\" in\n"

@@ -26,6 +26,7 @@
 #include "qemu/qemu_capabilities.h"
 #include "qemu/qemu_command.h"
 #include "qemu/qemu_domain_address.h"
+#include "testcommand.h"
 #include "testutils.h"
 #include "util/virerror.h"
 #include "util/virfile.h"
@@ -529,21 +530,7 @@ CPPUNIT_TEST_SUITE_REGISTRATION(QemuCommandTest);
 // resources, and QEMU is started paused (-S), inspected over QMP and quit.
 namespace {
 
-struct TempDir {
-    std::string path;
-    TempDir()
-    {
-        char tmpl[] = "/tmp/vd-argvtest-XXXXXX";
-        if (!mkdtemp(tmpl))
-            throw std::runtime_error("mkdtemp failed");
-        path = tmpl;
-    }
-    ~TempDir()
-    {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-};
+using vd::test::TempDir;
 
 // A QEMU we started: killed by PID and reaped if the test leaves early.
 struct QemuChild {
@@ -687,25 +674,25 @@ void acceptanceRun(DomainDef def, unsigned expectNics, bool behindHub = false)
     TempDir tmp;
     QemuCaps caps = probeQemuCaps(realQemu);
     CommandOptions opts;
-    opts.qmpSocketPath = tmp.path + "/mon.qmp";
-    opts.pidFilePath = tmp.path + "/qemu.pid";
+    opts.qmpSocketPath = tmp.path() + "/mon.qmp";
+    opts.pidFilePath = tmp.path() + "/qemu.pid";
     opts.startPaused = true;
     opts.kvmUsable = false; // TCG: this host's /dev/kvm cannot run guests
     opts.nicsBehindHub = behindHub;
     for (auto &d : def.disks) {
         if (d.source.empty())
             continue;
-        d.source = tmp.path + "/" + d.source;
+        d.source = tmp.path() + "/" + d.source;
         int f = open(d.source.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
         CPPUNIT_ASSERT(f >= 0 && ftruncate(f, 1 << 20) == 0);
         close(f);
     }
     for (auto &s : def.serials)
         if (s.type == conf::ChrDef::Type::File)
-            s.path = tmp.path + "/" + s.path;
+            s.path = tmp.path() + "/" + s.path;
     auto plans = planNetFds(def, caps, false);
     auto argv = withHubports(buildCommandLine(def, caps, plans, opts));
-    auto replies = runQemu(argv, opts.qmpSocketPath, tmp.path + "/qemu.log",
+    auto replies = runQemu(argv, opts.qmpSocketPath, tmp.path() + "/qemu.log",
                            {R"({"execute":"qom-list","arguments":{"path":"/machine/peripheral"}})"});
     CPPUNIT_ASSERT_EQUAL(expectNics, countNics(replies.at(0).get("return")));
 }
@@ -888,7 +875,7 @@ public:
         def.nets.push_back(directNic(3));
         def.nets.back().mtu = 1400;
         CommandOptions opts;
-        opts.qmpSocketPath = tmp.path + "/mon.qmp";
+        opts.qmpSocketPath = tmp.path() + "/mon.qmp";
         opts.startPaused = true;
         opts.kvmUsable = false;
         auto plans = planNetFds(def, caps, false);
@@ -910,7 +897,7 @@ public:
             wr = UniqueFd(fcntl(wr.get(), F_DUPFD_CLOEXEC, 300));
             std::string err;
             try {
-                err = macvtapChild(def, plans, argvs, tmp.path, opts.qmpSocketPath);
+                err = macvtapChild(def, plans, argvs, tmp.path(), opts.qmpSocketPath);
             } catch (const CppUnit::Exception &e) {
                 err = e.what();
             } catch (const std::exception &e) {
@@ -1033,7 +1020,7 @@ void runDomxmlToNativeHost()
 {
     requireQemu();
     TempDir tmp;
-    Paths paths = Paths::forRoot(tmp.path + "/root");
+    Paths paths = Paths::forRoot(tmp.path() + "/root");
     std::string xml = test::readText(test::srcDir() + "/qemuxml2argvdata/net-direct-basic.xml");
     std::string out = domainXMLToNative(xml, paths);
     CPPUNIT_ASSERT(out.find("# net0: macvtap on eth0, mode bridge, tap fd 3") == 0);
@@ -1046,7 +1033,7 @@ void runDomxmlToNativeHost()
                                      "native-xml"),
                          errorOf([] { checkNativeFormat("native-xml"); }));
     CPPUNIT_ASSERT_EQUAL(2L, static_cast<long>(std::count(out.begin(), out.end(), '\n')));
-    for (const auto &e : std::filesystem::recursive_directory_iterator(tmp.path + "/root"))
+    for (const auto &e : std::filesystem::recursive_directory_iterator(tmp.path() + "/root"))
         if (e.is_regular_file())
             CPPUNIT_ASSERT_MESSAGE(e.path().string(),
                                    e.path().string().rfind(paths.cacheDir, 0) == 0);

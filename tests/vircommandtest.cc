@@ -21,6 +21,7 @@
 #include <string>
 #include <thread>
 
+#include "testcommand.h"
 #include "testutils.h"
 #include "util/vircommand.h"
 #include "util/virerror.h"
@@ -66,19 +67,7 @@ std::string procStatus(pid_t pid, const std::string &key)
 
 bool processGone(pid_t pid) { return kill(pid, 0) < 0 && errno == ESRCH; }
 
-class TempDir {
-public:
-    TempDir()
-    {
-        char tmpl[] = "/tmp/vdcmdtest.XXXXXX";
-        path_ = mkdtemp(tmpl);
-    }
-    ~TempDir() { std::filesystem::remove_all(path_); }
-    const std::string &path() const { return path_; }
-
-private:
-    std::string path_;
-};
+using vd::test::TempDir;
 
 } // namespace
 

@@ -28,6 +28,7 @@
 #include <thread>
 
 #include "testnetns.h"
+#include "testcommand.h"
 #include "testutils.h"
 #include "util/virerror.h"
 #include "util/virnetdevmacvtap.h"
@@ -86,21 +87,7 @@ std::vector<UniqueFd> takeFds(std::vector<MacvtapResult> &res)
     return out;
 }
 
-struct TmpDir {
-    std::string path;
-    TmpDir()
-    {
-        std::string t = "/tmp/vd-macvtap-XXXXXX";
-        if (!::mkdtemp(t.data()))
-            throw std::runtime_error("mkdtemp");
-        path = t;
-    }
-    ~TmpDir()
-    {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-};
+using TmpDir = vd::test::TempDir;
 
 // Run `ip` inside the current (child's) namespace.
 void ipHere(const std::vector<std::string> &args)
@@ -605,7 +592,7 @@ public:
         test::TestNetns ns;
         ns.run([] {
             TmpDir dir;
-            NetdevNameState state(dir.path);
+            NetdevNameState state(dir.path());
             std::vector<std::vector<MacvtapResult>> results(6);
             std::vector<std::string> errors(6);
             std::vector<std::thread> threads;
@@ -661,7 +648,7 @@ public:
                 if (pids[p] == 0) {
                     std::string names;
                     try {
-                        NetdevNameState state(dir.path);
+                        NetdevNameState state(dir.path());
                         NetlinkSocket nl;
                         MacvtapTransaction tx(nl, {.owner = "proc" + std::to_string(p), .state = &state});
                         std::vector<MacvtapRequest> rs;
@@ -699,7 +686,7 @@ public:
             auto present = linkNames(nl);
             for (auto &n : all)
                 CPPUNIT_ASSERT(present.count(n));
-            NetdevNameState state(dir.path);
+            NetdevNameState state(dir.path());
             CPPUNIT_ASSERT_EQUAL(size_t(25), state.reservedNames("proc0").size());
             CPPUNIT_ASSERT_EQUAL(size_t(25), state.reservedNames("proc1").size());
         });
@@ -776,7 +763,7 @@ public:
         test::TestNetns ns;
         ns.run([] {
             TmpDir dir;
-            NetdevNameState state(dir.path);
+            NetdevNameState state(dir.path());
             NetlinkSocket nl;
             auto before = linkNames(nl);
             const MacvtapStep steps[] = {MacvtapStep::Reserve, MacvtapStep::Create,
@@ -939,7 +926,7 @@ public:
         ns.run([] {
             TmpDir dir;
             NetlinkSocket nl;
-            NetdevNameState state(dir.path);
+            NetdevNameState state(dir.path());
             auto before = linkNames(nl);
             MacvtapRequest a = req(0), b = req(1);
             a.ifname = "vdt%d";
@@ -986,7 +973,7 @@ public:
             NetlinkSocket nl;
             std::vector<MacvtapRecord> dom1;
             {
-                NetdevNameState state(dir.path);
+                NetdevNameState state(dir.path());
                 MacvtapTransaction tx(nl, {.owner = "dom1", .state = &state});
                 tx.prepare({req(0), req(1)});
                 for (auto &r : tx.commit())
@@ -998,13 +985,13 @@ public:
             ipHere({"link", "del", "macvtap1"});
             // A new process: fresh state object, same directory.
             {
-                NetdevNameState state(dir.path);
+                NetdevNameState state(dir.path());
                 MacvtapTransaction tx(nl, {.owner = "dom2", .state = &state});
                 auto &res = tx.prepare({req(2)});
                 CPPUNIT_ASSERT_EQUAL(std::string("macvtap2"), res[0].record.ifname);
             } // rolled back: macvtap2 released, cursor stays after it
             {
-                NetdevNameState state(dir.path);
+                NetdevNameState state(dir.path());
                 auto rep = macvtapTeardown(nl, dom1, {}, &state, "dom1");
                 CPPUNIT_ASSERT_EQUAL(size_t(2), rep.vanished);
                 CPPUNIT_ASSERT(state.reservedNames("dom1").empty());
@@ -1021,7 +1008,7 @@ public:
         test::TestNetns ns;
         ns.run([] {
             TmpDir dir;
-            NetdevNameState state(dir.path);
+            NetdevNameState state(dir.path());
             NetlinkSocket nl;
             MacvtapTransaction tx(nl, {.owner = "dom", .state = &state});
             std::vector<MacvtapRequest> rs;
@@ -1044,7 +1031,7 @@ public:
         test::TestNetns ns;
         ns.run([] {
             TmpDir dir;
-            NetdevNameState state(dir.path);
+            NetdevNameState state(dir.path());
             NetlinkSocket nl;
             MacvtapTransaction tx(nl, {.owner = "dom", .state = &state});
             tx.prepare({req(0), req(1), req(2)});

@@ -8,27 +8,13 @@
 #include <set>
 #include <thread>
 
+#include "testcommand.h"
 #include "testutils.h"
 #include "util/virnetdevnamepool.h"
 
 namespace {
 
-// A temporary state directory, removed afterwards.
-struct TmpDir {
-    std::string path;
-    TmpDir()
-    {
-        std::string t = "/tmp/vd-namepool-XXXXXX";
-        if (!::mkdtemp(t.data()))
-            throw std::runtime_error("mkdtemp");
-        path = t;
-    }
-    ~TmpDir()
-    {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-};
+using TmpDir = vd::test::TempDir;
 
 class NamePoolTest : public CppUnit::TestFixture {
     CPPUNIT_TEST_SUITE(NamePoolTest);
@@ -108,14 +94,14 @@ public:
     {
         TmpDir dir;
         {
-            vd::NetdevNameState st(dir.path + "/netdev");
+            vd::NetdevNameState st(dir.path() + "/netdev");
             auto l = st.lock();
             l.data.cursors["macvtap"] = 17;
             l.data.owners["dom1"].names = {"macvtap15", "macvtap16"};
             l.data.owners["dom1"].group = 0x76640001;
             l.save();
         }
-        vd::NetdevNameState st(dir.path + "/netdev");
+        vd::NetdevNameState st(dir.path() + "/netdev");
         CPPUNIT_ASSERT_EQUAL(size_t(2), st.reservedNames("dom1").size());
         CPPUNIT_ASSERT_EQUAL(uint32_t(0x76640001), st.groupOf("dom1"));
         {
@@ -132,7 +118,7 @@ public:
     void testStateOwnerWithSpaces()
     {
         TmpDir dir;
-        vd::NetdevNameState st(dir.path);
+        vd::NetdevNameState st(dir.path());
         {
             auto l = st.lock();
             l.data.owners["my guest"].names = {"macvtap3"};
@@ -146,7 +132,7 @@ public:
     void testStateLockSerialisesThreads()
     {
         TmpDir dir;
-        vd::NetdevNameState st(dir.path);
+        vd::NetdevNameState st(dir.path());
         std::vector<std::thread> threads;
         for (int t = 0; t < 8; ++t)
             threads.emplace_back([&] {
