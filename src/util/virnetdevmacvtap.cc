@@ -328,16 +328,6 @@ void MacvtapTransaction::rollback() noexcept
     }
 }
 
-namespace {
-// A device still to be created, and what we know about it.
-struct Pending {
-    size_t req;
-    std::string name;
-    bool autoNamed;
-    unsigned tries = 0;
-};
-} // namespace
-
 static NetlinkMsg makeCreateMsg(const MacvtapRequest &rq, const std::string &name,
                                 int parentIndex, uint32_t group)
 {
@@ -393,154 +383,194 @@ static uint32_t chooseGroup(NetdevNameState::Data &data, const std::string &owne
     return 0; // all taken: per-ifindex deletes will do
 }
 
-void MacvtapTransaction::createAll(const std::vector<MacvtapRequest> &requests)
-{
-    auto fault = [&](MacvtapStep s, size_t i) {
-        if (opts_.fault)
-            opts_.fault(s, i);
-    };
+// ---- createAll, step by step ----------------------------------------------
+//
+// createAll() = loadNameState, chooseGroup, chooseNames, changeParentMacs,
+// then createBatch until nothing is pending (names the kernel found taken
+// are replaced and sent again), sortResultsByRequest, saveReservations.
+// Every device is in results_ (so rollback() finds it) before the next
+// step can throw.
 
-    if (opts_.state && opts_.owner.empty())
-        raiseInternal(_("netdev reservations need an owner"));
+// A device still to be created, and what we know about it.
+struct MacvtapTransaction::Pending {
+    size_t req;
+    std::string name;
+    bool autoNamed;
+    unsigned tries = 0;
+};
 
-    // Everything below runs under the state lock: names are chosen and
-    // recorded as reserved before any other virt-direct process can look.
+// What the steps of createAll share.
+struct MacvtapTransaction::CreateContext {
+    explicit CreateContext(const std::vector<MacvtapRequest> &r) : requests(r), parents(r.size()) {}
+
+    const std::vector<MacvtapRequest> &requests;
+    // Held for the whole of createAll: names are chosen and recorded as
+    // reserved before any other virt-direct process can look.
     std::optional<NetdevNameState::Locked> locked;
-    NetdevNameState::Data scratch;
-    if (opts_.state)
-        locked.emplace(opts_.state->lock());
-    NetdevNameState::Data &data = locked ? locked->data : scratch;
-
+    NetdevNameState::Data scratch;          // stands in for the file without a state
+    NetdevNameState::Data *data = &scratch; // locked->data or scratch
     // ONE dump tells us the parents and every name already in use.
-    std::vector<LinkInfo> links = dumpLinks(sock_);
+    std::vector<LinkInfo> links;
     std::map<std::string, const LinkInfo *> byName;
     std::set<std::string> altNamesInUse;
-    for (const auto &l : links) {
-        byName[l.name] = &l;
-        altNamesInUse.insert(l.altNames.begin(), l.altNames.end());
-    }
+    std::set<std::string> reservedAll;      // by anyone, plus names this request gives
+    std::set<std::string> reservedByOthers; // by owners other than ours
+    std::set<std::string> chosen;           // names picked in this transaction
+    std::map<std::string, NamePool> pools;  // prefix -> pool, made on first use
+    uint32_t group = 0;                     // our link group, 0 = none
+    std::vector<const LinkInfo *> parents;  // per request
+    std::map<size_t, MacAddr> savedMacs;    // passthrough: request -> parent's old MAC
+};
 
-    std::set<std::string> reservedAll, reservedByOthers;
-    if (locked) {
-        reservedAll = locked->allReservedNames();
-        for (const auto &[owner, o] : data.owners)
+void MacvtapTransaction::fault(MacvtapStep step, size_t index)
+{
+    if (opts_.fault)
+        opts_.fault(step, index);
+}
+
+void MacvtapTransaction::loadNameState(CreateContext &ctx)
+{
+    if (opts_.state) {
+        ctx.locked.emplace(opts_.state->lock());
+        ctx.data = &ctx.locked->data;
+    }
+    ctx.links = dumpLinks(sock_);
+    for (const auto &l : ctx.links) {
+        ctx.byName[l.name] = &l;
+        ctx.altNamesInUse.insert(l.altNames.begin(), l.altNames.end());
+    }
+    if (ctx.locked) {
+        ctx.reservedAll = ctx.locked->allReservedNames();
+        for (const auto &[owner, o] : ctx.data->owners)
             if (owner != opts_.owner)
-                reservedByOthers.insert(o.names.begin(), o.names.end());
+                ctx.reservedByOthers.insert(o.names.begin(), o.names.end());
     }
-
     // Names the user chose in this request are taken for the pool too
     // (e.g. <target dev='macvtap5'/>).
-    for (const auto &rq : requests)
+    for (const auto &rq : ctx.requests)
         if (!rq.ifname.empty())
-            reservedAll.insert(rq.ifname);
+            ctx.reservedAll.insert(rq.ifname);
+}
 
-    std::map<std::string, NamePool> pools;
-    auto poolFor = [&](MacvtapKind kind) -> NamePool & {
-        std::string prefix = macvtapKindName(kind);
-        auto it = pools.find(prefix);
-        if (it != pools.end())
-            return it->second;
-        NamePool pool(prefix, opts_.poolLimit);
-        for (const auto &l : links) {
-            pool.markTaken(l.name);
-            for (const auto &alt : l.altNames)
-                pool.markTaken(alt);
-        }
-        for (const auto &n : reservedAll)
-            pool.markTaken(n);
-        pool.setCursor(data.cursors[prefix]);
-        return pools.emplace(prefix, std::move(pool)).first->second;
-    };
-    auto nextName = [&](MacvtapKind kind, const std::string &parent) {
-        NamePool &pool = poolFor(kind);
-        auto name = pool.allocateName();
-        if (!name)
+NamePool &MacvtapTransaction::poolFor(CreateContext &ctx, MacvtapKind kind)
+{
+    std::string prefix = macvtapKindName(kind);
+    auto it = ctx.pools.find(prefix);
+    if (it != ctx.pools.end())
+        return it->second;
+    NamePool pool(prefix, opts_.poolLimit);
+    for (const auto &l : ctx.links) {
+        pool.markTaken(l.name);
+        for (const auto &alt : l.altNames)
+            pool.markTaken(alt);
+    }
+    for (const auto &n : ctx.reservedAll)
+        pool.markTaken(n);
+    pool.setCursor(ctx.data->cursors[prefix]);
+    return ctx.pools.emplace(prefix, std::move(pool)).first->second;
+}
+
+std::string MacvtapTransaction::nextName(CreateContext &ctx, MacvtapKind kind,
+                                         const std::string &parent)
+{
+    NamePool &pool = poolFor(ctx, kind);
+    auto name = pool.allocateName();
+    if (!name)
+        throw Error(VIR_ERR_INTERNAL_ERROR,
+                    strprintf(_("no free %s interface name for a device on %s"),
+                              pool.prefix().c_str(), parent.c_str()));
+    ctx.data->cursors[pool.prefix()] = pool.cursor();
+    return *name;
+}
+
+bool MacvtapTransaction::nameInUse(const CreateContext &ctx, const std::string &name)
+{
+    return ctx.byName.count(name) || ctx.altNamesInUse.count(name) ||
+           ctx.reservedByOthers.count(name) || ctx.chosen.count(name);
+}
+
+// A "%d" template is expanded here, to the lowest free number as the kernel
+// would: sent as is, the kernel would pick the name and records,
+// reservations and rollback would not know it.
+std::string MacvtapTransaction::expandTemplate(CreateContext &ctx, const MacvtapRequest &rq)
+{
+    auto pct = rq.ifname.find("%d");
+    if (pct == std::string::npos)
+        return rq.ifname;
+    for (unsigned long n = 0;; ++n) {
+        std::string name = rq.ifname.substr(0, pct) + std::to_string(n) + rq.ifname.substr(pct + 2);
+        if (name.size() >= IFNAMSIZ)
             throw Error(VIR_ERR_INTERNAL_ERROR,
-                        strprintf(_("no free %s interface name for a device on %s"),
-                                  pool.prefix().c_str(), parent.c_str()));
-        data.cursors[pool.prefix()] = pool.cursor();
-        return *name;
-    };
-
-    // Link groups need the state file: it is what keeps them unique.
-    uint32_t group = 0;
-    if (locked && !opts_.owner.empty())
-        group = chooseGroup(data, opts_.owner, links);
-
-    // Validate and choose names.
-    std::vector<Pending> pending;
-    std::vector<const LinkInfo *> parents(requests.size());
-    std::set<std::string> chosen;
-    for (size_t i = 0; i < requests.size(); ++i) {
-        const auto &rq = requests[i];
-        auto pit = byName.find(rq.parent);
-        if (rq.parent.empty() || pit == byName.end())
-            raiseSystem(ENODEV, strprintf(_("Unable to get index for interface %s"), rq.parent.c_str()));
-        parents[i] = pit->second;
-        unsigned parentMtu = pit->second->mtu;
-        if (rq.mtu && parentMtu && rq.mtu > parentMtu)
-            throw Error(VIR_ERR_CONFIG_UNSUPPORTED,
-                        strprintf(_("MTU %u of interface %s is larger than the MTU %u of its parent %s"),
-                                  rq.mtu, rq.ifname.empty() ? macvtapKindName(rq.kind) : rq.ifname.c_str(),
-                                  parentMtu, rq.parent.c_str()),
+                        strprintf(_("no free interface name for template '%s'"), rq.ifname.c_str()),
                         VIR_FROM_NET);
+        if (!nameInUse(ctx, name)) {
+            // "macvtap%d" expands into the pool's own names.
+            poolFor(ctx, rq.kind).markTaken(name);
+            return name;
+        }
+    }
+}
+
+// The parent exists and its MTU allows ours.
+void MacvtapTransaction::checkParent(CreateContext &ctx, size_t i)
+{
+    const auto &rq = ctx.requests[i];
+    auto pit = ctx.byName.find(rq.parent);
+    if (rq.parent.empty() || pit == ctx.byName.end())
+        raiseSystem(ENODEV, strprintf(_("Unable to get index for interface %s"), rq.parent.c_str()));
+    ctx.parents[i] = pit->second;
+    unsigned parentMtu = pit->second->mtu;
+    if (rq.mtu && parentMtu && rq.mtu > parentMtu)
+        throw Error(VIR_ERR_CONFIG_UNSUPPORTED,
+                    strprintf(_("MTU %u of interface %s is larger than the MTU %u of its parent %s"),
+                              rq.mtu, rq.ifname.empty() ? macvtapKindName(rq.kind) : rq.ifname.c_str(),
+                              parentMtu, rq.parent.c_str()),
+                    VIR_FROM_NET);
+}
+
+std::vector<MacvtapTransaction::Pending> MacvtapTransaction::chooseNames(CreateContext &ctx)
+{
+    std::vector<Pending> pending;
+    for (size_t i = 0; i < ctx.requests.size(); ++i) {
+        const auto &rq = ctx.requests[i];
+        checkParent(ctx, i);
         Pending p{i, rq.ifname, rq.ifname.empty()};
-        auto inUse = [&](const std::string &name) {
-            return byName.count(name) || altNamesInUse.count(name) ||
-                   reservedByOthers.count(name) || chosen.count(name);
-        };
         if (p.autoNamed) {
-            p.name = nextName(rq.kind, rq.parent);
+            p.name = nextName(ctx, rq.kind, rq.parent);
         } else {
-            // A "%d" template is expanded here, to the lowest free number as
-            // the kernel would: sent as is, the kernel would pick the name
-            // and records, reservations and rollback would not know it.
-            if (auto pct = rq.ifname.find("%d"); pct != std::string::npos) {
-                for (unsigned long n = 0;; ++n) {
-                    std::string name = rq.ifname.substr(0, pct) + std::to_string(n) +
-                                       rq.ifname.substr(pct + 2);
-                    if (name.size() >= IFNAMSIZ)
-                        throw Error(VIR_ERR_INTERNAL_ERROR,
-                                    strprintf(_("no free interface name for template '%s'"),
-                                              rq.ifname.c_str()),
-                                    VIR_FROM_NET);
-                    if (!inUse(name)) {
-                        p.name = name;
-                        break;
-                    }
-                }
-                // "macvtap%d" expands into the pool's own names.
-                poolFor(rq.kind).markTaken(p.name);
-            }
+            p.name = expandTemplate(ctx, rq);
             if (p.name.size() >= IFNAMSIZ)
                 throw Error(VIR_ERR_CONFIG_UNSUPPORTED,
                             strprintf(_("interface name '%s' is too long"), p.name.c_str()),
                             VIR_FROM_NET);
             // The user's name is used as given; if it exists the start fails
             // and the existing device is not ours to touch.
-            if (inUse(p.name))
+            if (nameInUse(ctx, p.name))
                 raiseSystem(EEXIST, strprintf(_("error creating %s interface %s@%s (%s)"),
                                               macvtapKindName(rq.kind), p.name.c_str(),
                                               rq.parent.c_str(), rq.mac.str().c_str()));
         }
-        chosen.insert(p.name);
+        ctx.chosen.insert(p.name);
         if (!opts_.owner.empty())
-            data.owners[opts_.owner].names.insert(p.name);
+            ctx.data->owners[opts_.owner].names.insert(p.name);
         pending.push_back(p);
         fault(MacvtapStep::Reserve, i);
     }
+    return pending;
+}
 
-    // Passthrough: the macvtap takes over the parent's MAC, so the parent
-    // gets the guest's MAC; the old one is restored at teardown.
-    std::map<size_t, MacAddr> savedMacs;
-    for (size_t i = 0; i < requests.size(); ++i) {
-        const auto &rq = requests[i];
+// Passthrough: the macvtap takes over the parent's MAC, so the parent gets
+// the guest's MAC; the old one is restored at teardown.
+void MacvtapTransaction::changeParentMacs(CreateContext &ctx)
+{
+    for (size_t i = 0; i < ctx.requests.size(); ++i) {
+        const auto &rq = ctx.requests[i];
         if (rq.mode != MacvlanMode::Passthrough)
             continue;
-        const LinkInfo *parent = parents[i];
+        const LinkInfo *parent = ctx.parents[i];
         if (!parent->mac)
             continue;
-        savedMacs[i] = *parent->mac;
+        ctx.savedMacs[i] = *parent->mac;
         if (*parent->mac != rq.mac) {
             netdevSetMac(sock_, parent->ifindex, parent->name, rq.mac);
             // Remembered at once so that rollback restores it even if the
@@ -549,119 +579,142 @@ void MacvtapTransaction::createAll(const std::vector<MacvtapRequest> &requests)
         }
         fault(MacvtapStep::ParentMac, i);
     }
+}
 
-    // Create everything in pipelined batches; names that turn out to be
-    // taken (a foreign device appeared since the dump) are replaced.
-    while (!pending.empty()) {
-        std::vector<NetlinkMsg> msgs;
-        for (const auto &p : pending)
-            msgs.push_back(makeCreateMsg(requests[p.req], p.name, parents[p.req]->ifindex, group));
-        std::vector<NetlinkReply> replies;
-        try {
-            replies = sock_.requestAll(msgs);
-        } catch (...) {
-            // Answers were lost, so we do not know which creates succeeded.
-            // Adopt, for rollback, exactly the devices that match what we
-            // asked for (name, kind, parent, MAC and our private group).
-            for (const auto &l : dumpLinks(sock_)) {
-                for (const auto &p : pending) {
-                    const auto &rq = requests[p.req];
-                    if (l.name == p.name && l.kind == macvtapKindName(rq.kind) &&
-                        l.parentIndex == parents[p.req]->ifindex && l.group == group &&
-                        (rq.mode == MacvlanMode::Passthrough || (l.mac && *l.mac == rq.mac))) {
-                        MacvtapResult res;
-                        res.record.ifname = l.name;
-                        res.record.ifindex = l.ifindex;
-                        res.record.parent = rq.parent;
-                        res.record.parentIndex = l.parentIndex;
-                        res.record.mode = rq.mode;
-                        res.record.kind = rq.kind;
-                        res.record.group = group;
-                        res.record.autoNamed = p.autoNamed;
-                        results_.push_back(std::move(res));
-                        resultReq_.push_back(p.req);
-                    }
-                }
-            }
-            throw;
-        }
+MacvtapResult MacvtapTransaction::resultFor(const CreateContext &ctx, const Pending &p) const
+{
+    const auto &rq = ctx.requests[p.req];
+    MacvtapResult res;
+    res.record.ifname = p.name;
+    res.record.parent = rq.parent;
+    res.record.parentIndex = ctx.parents[p.req]->ifindex;
+    res.record.mode = rq.mode;
+    res.record.kind = rq.kind;
+    res.record.group = ctx.group;
+    res.record.autoNamed = p.autoNamed;
+    return res;
+}
 
-        std::vector<Pending> retry;
-        std::exception_ptr firstError;
-        std::vector<size_t> createdNow;
-        for (size_t k = 0; k < pending.size(); ++k) {
-            Pending &p = pending[k];
-            const auto &rq = requests[p.req];
-            const NetlinkReply &r = replies[k];
-            if (r.error == EEXIST && p.autoNamed && p.tries < opts_.maxNameRetries) {
-                poolFor(rq.kind).markTaken(p.name);
-                if (!opts_.owner.empty())
-                    data.owners[opts_.owner].names.erase(p.name);
-                try {
-                    p.name = nextName(rq.kind, rq.parent);
-                } catch (...) {
-                    // The pool ran dry.  Not thrown yet: the rest of this
-                    // batch may have created devices that must be recorded
-                    // for rollback first.
-                    if (!firstError)
-                        firstError = std::current_exception();
-                    continue;
-                }
-                if (!opts_.owner.empty())
-                    data.owners[opts_.owner].names.insert(p.name);
-                ++p.tries;
-                retry.push_back(p);
-                continue;
+// The answers to a batch were lost, so we do not know which creates
+// succeeded.  Adopt, for rollback, exactly the devices that match what we
+// asked for (name, kind, parent, MAC and our private group).
+void MacvtapTransaction::adoptAfterLostReplies(CreateContext &ctx, const std::vector<Pending> &pending)
+{
+    for (const auto &l : dumpLinks(sock_)) {
+        for (const auto &p : pending) {
+            const auto &rq = ctx.requests[p.req];
+            if (l.name == p.name && l.kind == macvtapKindName(rq.kind) &&
+                l.parentIndex == ctx.parents[p.req]->ifindex && l.group == ctx.group &&
+                (rq.mode == MacvlanMode::Passthrough || (l.mac && *l.mac == rq.mac))) {
+                MacvtapResult res = resultFor(ctx, p);
+                res.record.ifindex = l.ifindex;
+                res.record.parentIndex = l.parentIndex;
+                results_.push_back(std::move(res));
+                resultReq_.push_back(p.req);
             }
-            if (r.error) {
-                if (!firstError)
-                    firstError = std::make_exception_ptr(SystemError(r.error, withExtAck(
-                        strprintf(_("error creating %s interface %s@%s (%s)"),
-                                  macvtapKindName(rq.kind), p.name.c_str(),
-                                  rq.parent.c_str(), rq.mac.str().c_str()), r)));
-                if (!opts_.owner.empty())
-                    data.owners[opts_.owner].names.erase(p.name);
-                continue;
-            }
-            MacvtapResult res;
-            res.record.ifname = p.name;
-            res.record.parent = rq.parent;
-            res.record.parentIndex = parents[p.req]->ifindex;
-            res.record.mode = rq.mode;
-            res.record.kind = rq.kind;
-            res.record.group = group;
-            res.record.autoNamed = p.autoNamed;
-            if (savedMacs.count(p.req))
-                res.record.savedParentMac = savedMacs[p.req];
-            for (const auto &e : r.echoes) {
-                auto li = parseLinkMessage(reinterpret_cast<const nlmsghdr *>(e.data()));
-                if (li && li->name == p.name) {
-                    res.record.ifindex = li->ifindex;
-                    break;
-                }
-            }
-            if (!res.record.ifindex) {
-                // A kernel without NLM_F_ECHO for links: ask by name.
-                NetlinkMsg get = makeLinkMsg(RTM_GETLINK, 0);
-                get.putString(IFLA_IFNAME, p.name);
-                NetlinkReply gr = sock_.request(get);
-                for (const auto &e : gr.echoes)
-                    if (auto li = parseLinkMessage(reinterpret_cast<const nlmsghdr *>(e.data())))
-                        res.record.ifindex = li->ifindex;
-            }
-            results_.push_back(std::move(res));
-            resultReq_.push_back(p.req);
-            createdNow.push_back(p.req);
         }
-        // Only now, with every device of the batch recorded for rollback.
-        if (firstError)
-            std::rethrow_exception(firstError);
-        for (size_t req : createdNow)
-            fault(MacvtapStep::Create, req);
-        pending = std::move(retry);
+    }
+}
+
+// The new device's ifindex: from the echo of its RTM_NEWLINK, or, on a
+// kernel without NLM_F_ECHO for links, by asking for it by name.
+int MacvtapTransaction::createdIfindex(const std::string &name, const NetlinkReply &r)
+{
+    for (const auto &e : r.echoes) {
+        auto li = parseLinkMessage(reinterpret_cast<const nlmsghdr *>(e.data()));
+        if (li && li->name == name)
+            return li->ifindex;
+    }
+    int ifindex = 0;
+    NetlinkMsg get = makeLinkMsg(RTM_GETLINK, 0);
+    get.putString(IFLA_IFNAME, name);
+    NetlinkReply gr = sock_.request(get);
+    for (const auto &e : gr.echoes)
+        if (auto li = parseLinkMessage(reinterpret_cast<const nlmsghdr *>(e.data())))
+            ifindex = li->ifindex;
+    return ifindex;
+}
+
+// A name the kernel found taken (a foreign device appeared since the dump):
+// pick the next one.  False when the pool ran dry (*error is then set).
+bool MacvtapTransaction::renameAfterEexist(CreateContext &ctx, Pending &p, std::exception_ptr *error)
+{
+    const auto &rq = ctx.requests[p.req];
+    poolFor(ctx, rq.kind).markTaken(p.name);
+    if (!opts_.owner.empty())
+        ctx.data->owners[opts_.owner].names.erase(p.name);
+    try {
+        p.name = nextName(ctx, rq.kind, rq.parent);
+    } catch (...) {
+        // Not thrown yet: the rest of this batch may have created devices
+        // that must be recorded for rollback first.
+        if (!*error)
+            *error = std::current_exception();
+        return false;
+    }
+    if (!opts_.owner.empty())
+        ctx.data->owners[opts_.owner].names.insert(p.name);
+    ++p.tries;
+    return true;
+}
+
+// Send one pipelined batch of RTM_NEWLINK for everything pending; returns
+// what must be sent again under a new name.
+std::vector<MacvtapTransaction::Pending> MacvtapTransaction::createBatch(CreateContext &ctx,
+                                                                         std::vector<Pending> pending)
+{
+    std::vector<NetlinkMsg> msgs;
+    for (const auto &p : pending)
+        msgs.push_back(makeCreateMsg(ctx.requests[p.req], p.name, ctx.parents[p.req]->ifindex, ctx.group));
+    std::vector<NetlinkReply> replies;
+    try {
+        replies = sock_.requestAll(msgs);
+    } catch (...) {
+        adoptAfterLostReplies(ctx, pending);
+        throw;
     }
 
-    // Replies to retried names came later: restore request order.
+    std::vector<Pending> retry;
+    std::exception_ptr firstError;
+    std::vector<size_t> createdNow;
+    for (size_t k = 0; k < pending.size(); ++k) {
+        Pending &p = pending[k];
+        const auto &rq = ctx.requests[p.req];
+        const NetlinkReply &r = replies[k];
+        if (r.error == EEXIST && p.autoNamed && p.tries < opts_.maxNameRetries) {
+            if (renameAfterEexist(ctx, p, &firstError))
+                retry.push_back(p);
+            continue;
+        }
+        if (r.error) {
+            if (!firstError)
+                firstError = std::make_exception_ptr(SystemError(r.error, withExtAck(
+                    strprintf(_("error creating %s interface %s@%s (%s)"),
+                              macvtapKindName(rq.kind), p.name.c_str(),
+                              rq.parent.c_str(), rq.mac.str().c_str()), r)));
+            if (!opts_.owner.empty())
+                ctx.data->owners[opts_.owner].names.erase(p.name);
+            continue;
+        }
+        MacvtapResult res = resultFor(ctx, p);
+        if (ctx.savedMacs.count(p.req))
+            res.record.savedParentMac = ctx.savedMacs[p.req];
+        res.record.ifindex = createdIfindex(p.name, r);
+        results_.push_back(std::move(res));
+        resultReq_.push_back(p.req);
+        createdNow.push_back(p.req);
+    }
+    // Only now, with every device of the batch recorded for rollback.
+    if (firstError)
+        std::rethrow_exception(firstError);
+    for (size_t req : createdNow)
+        fault(MacvtapStep::Create, req);
+    return retry;
+}
+
+// Replies to retried names came later: restore request order.
+void MacvtapTransaction::sortResultsByRequest()
+{
     std::vector<size_t> perm(results_.size());
     for (size_t i = 0; i < perm.size(); ++i)
         perm[i] = i;
@@ -674,13 +727,33 @@ void MacvtapTransaction::createAll(const std::vector<MacvtapRequest> &requests)
     }
     results_ = std::move(sorted);
     resultReq_ = std::move(sortedReq);
+}
 
-    if (locked) {
-        locked->save();
+void MacvtapTransaction::saveReservations(CreateContext &ctx)
+{
+    if (ctx.locked) {
+        ctx.locked->save();
         for (const auto &r : results_)
             reservedNames_.push_back(r.record.ifname);
     }
     fault(MacvtapStep::Save, 0);
+}
+
+void MacvtapTransaction::createAll(const std::vector<MacvtapRequest> &requests)
+{
+    if (opts_.state && opts_.owner.empty())
+        raiseInternal(_("netdev reservations need an owner"));
+    CreateContext ctx(requests);
+    loadNameState(ctx);
+    // Link groups need the state file: it is what keeps them unique.
+    if (ctx.locked && !opts_.owner.empty())
+        ctx.group = chooseGroup(*ctx.data, opts_.owner, ctx.links);
+    std::vector<Pending> pending = chooseNames(ctx);
+    changeParentMacs(ctx);
+    while (!pending.empty())
+        pending = createBatch(ctx, std::move(pending));
+    sortResultsByRequest();
+    saveReservations(ctx);
 }
 
 void MacvtapTransaction::openAll(const std::vector<MacvtapRequest> &requests)
@@ -700,8 +773,7 @@ void MacvtapTransaction::openAll(const std::vector<MacvtapRequest> &requests)
                                                     macvtapKindName(rq.kind),
                                                     res.record.ifname.c_str(), rq.parent.c_str()));
         }
-        if (opts_.fault)
-            opts_.fault(MacvtapStep::Open, resultReq_[i]);
+        fault(MacvtapStep::Open, resultReq_[i]);
     }
 }
 

@@ -31,6 +31,7 @@
 #pragma once
 
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <optional>
 #include <string>
@@ -139,7 +140,29 @@ public:
     void rollback() noexcept;
 
 private:
+    struct Pending;
+    struct CreateContext;
+
+    // createAll and its steps (in this order).
     void createAll(const std::vector<MacvtapRequest> &requests);
+    void loadNameState(CreateContext &ctx);
+    std::vector<Pending> chooseNames(CreateContext &ctx);
+    void checkParent(CreateContext &ctx, size_t i);
+    std::string expandTemplate(CreateContext &ctx, const MacvtapRequest &rq);
+    void changeParentMacs(CreateContext &ctx);
+    std::vector<Pending> createBatch(CreateContext &ctx, std::vector<Pending> pending);
+    void adoptAfterLostReplies(CreateContext &ctx, const std::vector<Pending> &pending);
+    bool renameAfterEexist(CreateContext &ctx, Pending &p, std::exception_ptr *error);
+    int createdIfindex(const std::string &name, const NetlinkReply &r);
+    void sortResultsByRequest();
+    void saveReservations(CreateContext &ctx);
+    // Helpers of the steps.
+    NamePool &poolFor(CreateContext &ctx, MacvtapKind kind);
+    std::string nextName(CreateContext &ctx, MacvtapKind kind, const std::string &parent);
+    static bool nameInUse(const CreateContext &ctx, const std::string &name);
+    MacvtapResult resultFor(const CreateContext &ctx, const Pending &p) const;
+    void fault(MacvtapStep step, size_t index);
+
     void openAll(const std::vector<MacvtapRequest> &requests);
 
     NetlinkSocket &sock_;
