@@ -5,6 +5,7 @@ src_qemu_libvd_qemu_a_SOURCES = \
 	src/qemu/qemu_alias.h src/qemu/qemu_alias.cc \
 	src/qemu/qemu_domain_address.h src/qemu/qemu_domain_address.cc \
 	src/qemu/qemu_command.h src/qemu/qemu_command.cc \
+	src/qemu/qemu_intent.h src/qemu/qemu_intent.cc \
 	src/qemu/qemu_process.h src/qemu/qemu_process.cc
 ## QMP monitor and per-domain supervision (process helper).
 src_qemu_libvd_qemu_a_SOURCES += \

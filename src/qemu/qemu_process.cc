@@ -12,19 +12,23 @@
 #include <algorithm>
 #include <cerrno>
 #include <filesystem>
+#include <set>
 #include <thread>
 
 #include "conf/domain_store.h"
 #include "conf/domain_xml.h"
 #include "qemu/qemu_capabilities.h"
+#include "qemu/qemu_intent.h"
 #include "qemu/qemu_command.h"
 #include "qemu/qemu_monitor.h"
 #include "qemu/qemu_supervisor.h"
 #include "util/virerror.h"
+#include "util/virfault.h"
 #include "util/virfile.h"
 #include "util/virjson.h"
 #include "util/virnetdevnamepool.h"
 #include "util/virnetlink.h"
+#include "util/virprocess.h"
 
 namespace vd::qemu {
 
@@ -47,6 +51,21 @@ void removeRuntimeFiles(const Paths &paths, const std::string &name)
     removeQuietly(paths.domainRunPath(name));
     removeQuietly(controlPath(paths, name));
     removeQuietly(qmpSocketPath(paths, name));
+}
+
+// Temporaries of writeFileAtomic ("FILE.XXXXXX") that a process killed
+// while writing the domain's live XML, state file or intent record left.
+void removeTempFiles(const Paths &paths, const std::string &name)
+{
+    std::error_code ec;
+    for (const auto &e : std::filesystem::directory_iterator(paths.runDir, ec)) {
+        std::string f = e.path().filename().string();
+        for (const char *kind : {".xml.", ".state.json.", ".intent.json."}) {
+            std::string prefix = name + kind;
+            if (f.size() == prefix.size() + 6 && f.compare(0, prefix.size(), prefix) == 0)
+                removeQuietly(e.path().string());
+        }
+    }
 }
 
 // The arguments of a live process; empty when it is gone or a zombie (a
@@ -161,6 +180,7 @@ int allocateDomainId(const Paths &paths)
     ssize_t n = ::pread(fd.get(), buf, sizeof(buf) - 1, 0);
     int last = n > 0 ? std::atoi(buf) : 0;
     std::string next = std::to_string(last + 1) + "\n";
+    faultPoint("domain-id");
     if (::ftruncate(fd.get(), 0) < 0 ||
         ::pwrite(fd.get(), next.data(), next.size(), 0) != static_cast<ssize_t>(next.size()))
         raiseSystem(errno, strprintf(_("cannot write '%s'"), lockPath.c_str()));
@@ -172,7 +192,9 @@ int allocateDomainId(const Paths &paths)
 // at once.  The lock file is removed on release: nothing is left behind.
 class DomainLock {
 public:
-    DomainLock(const Paths &paths, const std::string &name)
+    // `wait` = false: do not wait for another holder; held() says whether
+    // we got it.
+    DomainLock(const Paths &paths, const std::string &name, bool wait = true)
         : path_(paths.runDir + "/" + name + ".lock")
     {
         makePath(paths.runDir, 0700);
@@ -180,6 +202,8 @@ public:
         // is ours only if it is still the file at path_; else retry.
         for (;;) {
             UniqueFd fd(::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+            if (fd && !wait && ::flock(fd.get(), LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK)
+                return;
             if (!fd || ::flock(fd.get(), LOCK_EX) < 0)
                 raiseSystem(errno, strprintf(_("cannot lock '%s'"), path_.c_str()));
             struct stat held, named;
@@ -190,9 +214,14 @@ public:
             }
         }
     }
-    ~DomainLock() { ::unlink(path_.c_str()); }
+    ~DomainLock()
+    {
+        if (fd_)
+            ::unlink(path_.c_str());
+    }
     DomainLock(const DomainLock &) = delete;
     DomainLock &operator=(const DomainLock &) = delete;
+    bool held() const { return static_cast<bool>(fd_); }
 
 private:
     std::string path_;
@@ -243,6 +272,141 @@ bool supervisorAlive(const StateFile &st, const std::string &name)
 {
     return isSupervisorOf(st.supervisorPid, name);
 }
+
+// ---- crash-safe start: undo or finish through the intent record ----------
+
+bool waitProcessGone(const ProcessId &p, milliseconds timeout)
+{
+    auto deadline = Clock::now() + timeout;
+    while (p.alive()) {
+        if (Clock::now() > deadline)
+            return false;
+        std::this_thread::sleep_for(milliseconds(10));
+    }
+    return true;
+}
+
+// The supervisor of a start whose owner is gone, not ready: SIGTERM makes
+// it cancel the start (stop QEMU, tear down, exit); SIGKILL if it hangs.
+void stopSupervisorOf(const ProcessId &sup)
+{
+    if (!sup.alive())
+        return;
+    ::kill(sup.pid, SIGTERM);
+    SupervisorConfig defaults;
+    if (!waitProcessGone(sup, defaults.shutdownTimeout + std::chrono::seconds(5))) {
+        ::kill(sup.pid, SIGKILL);
+        waitProcessGone(sup, milliseconds(5000));
+    }
+}
+
+// Undo everything a start may have done, as its intent record describes:
+// used by the start itself when it fails and by whoever finds its owner
+// dead.  Called under the domain lock.  Throws when the name reservations
+// cannot be released (e.g. the disk is full): the record then stays, and
+// the next command tries again.
+void undoStart(const Paths &paths, StartIntent intent)
+{
+    const std::string &name = intent.name;
+    if (intent.supervisor)
+        stopSupervisorOf(*intent.supervisor);
+    if (auto st = readStateFile(paths, name); st && isQemuOf(st->qemuPid, name)) {
+        ::kill(st->qemuPid, SIGKILL);
+        waitGone(st->qemuPid, name, isQemuOf, milliseconds(5000));
+    }
+    NetlinkSocket sock;
+    NetdevNameState names(netdevStateDir(paths));
+    if (intent.owner.pid <= 0) {
+        // An unreadable record: the reservations say what may exist.
+        auto held = names.reservedNames(name);
+        intent.macvtaps.names.assign(held.begin(), held.end());
+        intent.macvtaps.group = names.groupOf(name);
+    }
+    macvtapReclaim(sock, intent.macvtaps, names, name);
+    removeRuntimeFiles(paths, name);
+    removeQuietly(statePath(paths, name));
+    removeTempFiles(paths, name);
+    removeQuietly(intentPath(paths, name));
+}
+
+// Deal with the intent record of domain `name` left by a start whose owner
+// died (under the domain lock, so no start of it is in progress): a start
+// that got as far as a ready supervisor is finished (the supervisor brought
+// the macvtaps up before it reported ready: only the record goes), any
+// other is undone.
+void recoverStartUnderLock(const Paths &paths, const std::string &name)
+{
+    auto intent = readIntent(paths, name);
+    if (!intent || intent->owner.alive())
+        return;
+    if (intent->supervisor && intent->supervisor->alive()) {
+        auto st = readStateFile(paths, name);
+        if (st && st->supervisorPid == intent->supervisor->pid) {
+            removeQuietly(intentPath(paths, name));
+            return;
+        }
+    }
+    undoStart(paths, *intent);
+}
+
+// Recover `name` if nobody holds its lock; a stale lock file goes too.
+void recoverStartIfIdle(const Paths &paths, const std::string &name)
+{
+    DomainLock lock(paths, name, false);
+    if (lock.held())
+        recoverStartUnderLock(paths, name);
+}
+
+// The intent record of the start in progress.  Written before anything is
+// created, rewritten whenever the start learns what it may leave behind;
+// destroyed without finish() (the start failed) it undoes the start.
+class IntentGuard {
+public:
+    IntentGuard(const Paths &paths, const std::string &name) : paths_(paths)
+    {
+        intent_.name = name;
+        intent_.owner = ProcessId::self();
+        writeIntent(paths_, intent_);
+    }
+    ~IntentGuard()
+    {
+        if (done_)
+            return;
+        try {
+            undoStart(paths_, intent_);
+        } catch (const Error &e) {
+            // The record stays; the next command that looks retries.
+            std::fprintf(stderr, "%s\n",
+                         strprintf(_("warning: %s"), e.what()).c_str());
+        }
+    }
+    IntentGuard(const IntentGuard &) = delete;
+    IntentGuard &operator=(const IntentGuard &) = delete;
+
+    void setPlan(const MacvtapPlan &plan)
+    {
+        intent_.macvtaps = plan;
+        writeIntent(paths_, intent_);
+    }
+    void setSupervisor(pid_t pid)
+    {
+        intent_.supervisor = ProcessId::of(pid);
+        if (!intent_.supervisor)
+            raiseInternal(_("the supervisor exited at once"));
+        writeIntent(paths_, intent_);
+    }
+    void finish()
+    {
+        faultPoint("intent-remove");
+        removeQuietly(intentPath(paths_, intent_.name));
+        done_ = true;
+    }
+
+private:
+    const Paths &paths_;
+    StartIntent intent_;
+    bool done_ = false;
+};
 
 // QEMU inherits our RLIMIT_NOFILE through the supervisor; many NICs with
 // many queues need more than the usual soft limit of 1024.  The headroom
@@ -322,11 +486,17 @@ int startDomain(const Paths &paths, conf::DomainDef &def, const StartOptions &op
 {
     PhaseTimer timer(opts.phases);
     DomainLock lock(paths, def.name);
+    faultPoint("domain-lock");
+    recoverStartUnderLock(paths, def.name);
     if (auto st = readStateFile(paths, def.name)) {
         if (supervisorAlive(*st, def.name))
             throw Error(VIR_ERR_OPERATION_INVALID, _("domain is already running"), VIR_FROM_QEMU);
         cleanupStale(paths, def.name, *st);
     }
+    // Names and devices that dead starts of other domains hold.
+    recoverAbandonedStarts(paths);
+    // From here on a crash leaves a record of what to undo.
+    IntentGuard intent(paths, def.name);
 
     QemuCapsCache capsCache(paths);
     QemuCaps caps = capsCache.get(findEmulator(def.emulator, def.os.arch));
@@ -343,6 +513,8 @@ int startDomain(const Paths &paths, conf::DomainDef &def, const StartOptions &op
     MacvtapOptions mopts;
     mopts.owner = def.name;
     mopts.state = &names;
+    mopts.fault = [](MacvtapStep step, size_t) { faultPoint(macvtapStepName(step)); };
+    mopts.beforeCreate = [&intent](const MacvtapPlan &plan) { intent.setPlan(plan); };
     MacvtapTransaction tx(sock, mopts);
     auto &results = tx.prepare(macvtapRequests(def));
     std::vector<MacvtapRecord> records;
@@ -358,6 +530,7 @@ int startDomain(const Paths &paths, conf::DomainDef &def, const StartOptions &op
         for (size_t q = 0; q < plans[i].tapFds.size(); ++q)
             fdMap.emplace_back(plans[i].tapFds[q], results[i].tapFds.at(q).get());
         for (int number : plans[i].vhostFds) {
+            faultPoint("vhost-open");
             UniqueFd fd(::open("/dev/vhost-net", O_RDWR | O_CLOEXEC));
             if (!fd)
                 raiseSystem(errno, _("Unable to open /dev/vhost-net"));
@@ -381,6 +554,7 @@ int startDomain(const Paths &paths, conf::DomainDef &def, const StartOptions &op
         bool armed = true;
         ~LiveXmlGuard() { if (armed) ::unlink(path.c_str()); }
     } liveGuard{paths.domainRunPath(def.name)};
+    faultPoint("live-xml-write");
     writeFileAtomic(liveGuard.path, conf::formatDomainXML(def, conf::FORMAT_STATUS), 0600);
 
     SupervisorConfig sc;
@@ -404,19 +578,23 @@ int startDomain(const Paths &paths, conf::DomainDef &def, const StartOptions &op
     supervisor.setLogFile(sc.qemuLog);
     if (!paths.root.empty())
         supervisor.addEnv("VIRT_DIRECT_ROOT=" + paths.root);
-    auto launched = launchSupervisor(std::move(supervisor), sc, fdMap, opts.timeout);
+    auto launched = launchSupervisor(std::move(supervisor), sc, fdMap, opts.timeout, [&](pid_t pid) {
+        faultPoint("supervisor-spawn");
+        intent.setSupervisor(pid);
+    });
     // Should a later step fail, destroying `launched` stops the supervisor;
     // give it time to stop QEMU (SIGTERM, then SIGKILL after its shutdown
     // timeout) and tear down before it is killed itself.
     launched.supervisor.setTerminateGrace(sc.shutdownTimeout + std::chrono::seconds(5));
-    timer.done("QEMU to QMP ready");
+    timer.done("QEMU to QMP ready, macvtaps up");
 
-    // From here the supervisor owns the devices and their teardown.
+    // From here the supervisor owns the devices and their teardown; it
+    // brought the macvtaps up before it reported ready.
     tx.commit();
     liveGuard.armed = false;
-    macvtapSetUp(sock, records);
+    faultPoint("started");
+    intent.finish();
     launched.supervisor.detach();
-    timer.done("macvtaps up");
     for (const auto &w : warnings)
         std::fprintf(stderr, "%s\n", strprintf(_("warning: %s"), w.c_str()).c_str());
     return def.id;
@@ -450,6 +628,8 @@ std::optional<RunningDomain> findRunningDomain(const Paths &paths, const std::st
     // Names become paths under runDir: "../x" must not reach outside it.
     if (!conf::isValidDomainName(name))
         return std::nullopt;
+    if (::access(intentPath(paths, name).c_str(), F_OK) == 0)
+        recoverStartIfIdle(paths, name);
     auto st = readStateFile(paths, name);
     if (!st)
         return std::nullopt;
@@ -463,8 +643,28 @@ std::optional<RunningDomain> findRunningDomain(const Paths &paths, const std::st
     return readRunningDomain(paths, name, *st);
 }
 
+void recoverAbandonedStarts(const Paths &paths)
+{
+    std::set<std::string> names;
+    std::error_code ec;
+    for (const auto &e : std::filesystem::directory_iterator(paths.runDir, ec)) {
+        std::string f = e.path().filename().string();
+        for (const std::string suffix : {".intent.json", ".lock"}) {
+            if (f.size() > suffix.size() &&
+                f.compare(f.size() - suffix.size(), suffix.size(), suffix) == 0) {
+                std::string name = f.substr(0, f.size() - suffix.size());
+                if (conf::isValidDomainName(name))
+                    names.insert(name);
+            }
+        }
+    }
+    for (const auto &name : names)
+        recoverStartIfIdle(paths, name);
+}
+
 std::vector<RunningDomain> runningDomains(const Paths &paths)
 {
+    recoverAbandonedStarts(paths);
     std::vector<RunningDomain> domains;
     std::error_code ec;
     const std::string suffix = ".state.json";
@@ -566,6 +766,11 @@ void teardownDomainHost(const Paths &paths, const std::string &name,
 int supervisorProcessMain()
 {
     return supervisorMain([](Supervisor &sup) {
+        sup.setQemuUp([](const SupervisorConfig &cfg) {
+            faultPoint("link-up");
+            NetlinkSocket sock;
+            macvtapSetUp(sock, recordsFromJson(cfg.state.find("macvtaps")));
+        });
         sup.setTeardown([&sup](const SupervisorConfig &cfg, const ExitStatus &) {
             const JsonValue &state = cfg.state;
             std::string root = state.has("root") ? state.get("root").asString() : "";

@@ -60,6 +60,11 @@ int startDomain(const Paths &paths, conf::DomainDef &def, const StartOptions &op
 // died is cleaned up (QEMU killed, devices deleted, names released) and
 // reported as not running.
 std::optional<RunningDomain> findRunningDomain(const Paths &paths, const std::string &name);
+// Crash recovery of starts: every domain whose start left an intent record
+// (run/qemu/NAME.intent.json) and whose lock nobody holds is finished or
+// undone (see qemu_intent.h); stale lock files are removed.  list and
+// every start call this; findRunningDomain does it for its domain.
+void recoverAbandonedStarts(const Paths &paths);
 // All running domains (after stale cleanup), sorted by name.
 std::vector<RunningDomain> runningDomains(const Paths &paths);
 

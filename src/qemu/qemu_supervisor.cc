@@ -17,6 +17,7 @@
 #include <deque>
 
 #include "util/virerror.h"
+#include "util/virfault.h"
 #include "util/virfile.h"
 
 namespace vd::qemu {
@@ -235,6 +236,7 @@ void Supervisor::start()
     // QEMU must not outlive us unnoticed: nobody would tear down after it.
     cmd.setNewSession(false).setKillOnParentDeath(true);
     log("starting " + cmd.toString());
+    faultPoint("qemu-exec");
     qemu_ = cmd.spawn();
     qemu_.setTerminateGrace(config_.shutdownTimeout);
     // QEMU holds the tap fds now.  With holdPassFds we keep our copies: the
@@ -271,6 +273,10 @@ void Supervisor::start()
         throw;
     }
     monitor_->setCommandTimeout(config_.monitorTimeout);
+    faultPoint("qmp-handshake");
+    if (qemuUp_)
+        qemuUp_(config_);
+    faultPoint("qmp-startup-commands");
     for (const auto &c : config_.startupCommands) {
         const JsonValue *args = c.find("arguments");
         monitor_->execute(c.get("execute").asString(), args ? *args : JsonValue());
@@ -282,7 +288,9 @@ void Supervisor::start()
 
     controlListener_ = createMonitorListener(config_.controlSocket);
     chmod(config_.controlSocket.c_str(), 0600);
+    faultPoint("state-write");
     writeFileAtomic(config_.stateFile, runtimeState().toString() + "\n", 0600);
+    faultPoint("supervisor-ready");
 
     loop_.addChild(qemu_, [this](const ExitStatus &st) { onQemuExit(st); });
     monitorWatch_ = loop_.addFd(monitor_->fd(), EventLoop::Readable,
@@ -603,7 +611,7 @@ int supervisorMain(const std::function<void(Supervisor &)> &customize)
 
 LaunchedDomain launchSupervisor(Command supervisorCommand, const SupervisorConfig &config,
                                 const std::vector<std::pair<int, int>> &fds,
-                                milliseconds timeout)
+                                milliseconds timeout, const std::function<void(pid_t)> &spawned)
 {
     SupervisorConfig cfg = config;
     cfg.passFds.clear();
@@ -628,6 +636,15 @@ LaunchedDomain launchSupervisor(Command supervisorCommand, const SupervisorConfi
     Child child = supervisorCommand.spawn();
     cfgTheirs.reset();
     readyTheirs.reset();
+    if (spawned) {
+        try {
+            spawned(child.pid());
+        } catch (...) {
+            // Unconfigured, it exits at once; do not wait for a grace period.
+            child.setTerminateGrace(seconds(5));
+            throw;
+        }
+    }
 
     auto deadline = steady_clock::now() + timeout;
     std::string text = cfg.toJson().toString() + "\n";

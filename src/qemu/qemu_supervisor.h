@@ -87,6 +87,12 @@ public:
     Supervisor &operator=(const Supervisor &) = delete;
 
     void setTeardown(Teardown teardown) { teardown_ = std::move(teardown); }
+    // Called once QEMU's monitor is connected, before the start-up commands
+    // (e.g. to bring the host side of its NICs up); an exception fails the
+    // start.  Done here, not by whoever launched us, so that the domain is
+    // complete when it reports ready even if the launcher is gone by then.
+    using QemuUp = std::function<void(const SupervisorConfig &)>;
+    void setQemuUp(QemuUp qemuUp) { qemuUp_ = std::move(qemuUp); }
     // Add watches here (before run()) to react to more events.
     EventLoop &loop() { return loop_; }
     const SupervisorConfig &config() const { return config_; }
@@ -138,6 +144,7 @@ private:
     EventLoop::WatchId monitorWatch_ = 0, controlWatch_ = 0, killTimer_ = 0;
     std::optional<ExitStatus> exitStatus_;
     Teardown teardown_;
+    QemuUp qemuUp_;
     std::vector<UniqueFd> heldFds_;
     bool tornDown_ = false;
 };
@@ -161,8 +168,13 @@ struct LaunchedDomain {
     Child supervisor;
     pid_t qemuPid = -1;
 };
+// `spawned` (optional) is called with the supervisor's pid before it is sent
+// its configuration: a supervisor never configured exits without doing
+// anything, so a caller that records the pid there (an intent record) can
+// never lose track of a supervisor that does something.
 LaunchedDomain launchSupervisor(Command supervisorCommand, const SupervisorConfig &config,
                                 const std::vector<std::pair<int, int>> &fds,
-                                std::chrono::milliseconds timeout);
+                                std::chrono::milliseconds timeout,
+                                const std::function<void(pid_t)> &spawned = {});
 
 } // namespace vd::qemu

@@ -44,6 +44,19 @@ uint32_t macvlanModeToKernel(MacvlanMode mode)
     return MACVLAN_MODE_VEPA;
 }
 
+const char *macvtapStepName(MacvtapStep step)
+{
+    switch (step) {
+    case MacvtapStep::Dump: return "netlink-dump";
+    case MacvtapStep::Reserve: return "name-reserve";
+    case MacvtapStep::Save: return "names-save";
+    case MacvtapStep::ParentMac: return "parent-mac";
+    case MacvtapStep::Create: return "netlink-create";
+    case MacvtapStep::Open: return "tap-open";
+    }
+    return "?";
+}
+
 const char *macvlanModeName(MacvlanMode mode)
 {
     switch (mode) {
@@ -385,9 +398,11 @@ static uint32_t chooseGroup(NetdevNameState::Data &data, const std::string &owne
 
 // ---- createAll, step by step ----------------------------------------------
 //
-// createAll() = loadNameState, chooseGroup, chooseNames, changeParentMacs,
-// then createBatch until nothing is pending (names the kernel found taken
-// are replaced and sent again), sortResultsByRequest, saveReservations.
+// createAll() = loadNameState, chooseGroup, chooseNames, planParentMacs,
+// announcePlan (the caller's intent record, then the reservations saved),
+// changeParentMacs, then createBatch until nothing is pending (names the
+// kernel found taken are replaced, announced and sent again),
+// sortResultsByRequest.
 // Every device is in results_ (so rollback() finds it) before the next
 // step can throw.
 
@@ -416,10 +431,12 @@ struct MacvtapTransaction::CreateContext {
     std::set<std::string> reservedAll;      // by anyone, plus names this request gives
     std::set<std::string> reservedByOthers; // by owners other than ours
     std::set<std::string> chosen;           // names picked in this transaction
+    std::set<std::string> everReserved;     // ... including ones given up since
     std::map<std::string, NamePool> pools;  // prefix -> pool, made on first use
     uint32_t group = 0;                     // our link group, 0 = none
     std::vector<const LinkInfo *> parents;  // per request
     std::map<size_t, MacAddr> savedMacs;    // passthrough: request -> parent's old MAC
+    std::vector<MacvtapParentMac> parentMacs; // the MAC changes to make
 };
 
 void MacvtapTransaction::fault(MacvtapStep step, size_t index)
@@ -435,6 +452,7 @@ void MacvtapTransaction::loadNameState(CreateContext &ctx)
         ctx.data = &ctx.locked->data;
     }
     ctx.links = dumpLinks(sock_);
+    fault(MacvtapStep::Dump, 0);
     for (const auto &l : ctx.links) {
         ctx.byName[l.name] = &l;
         ctx.altNamesInUse.insert(l.altNames.begin(), l.altNames.end());
@@ -551,6 +569,7 @@ std::vector<MacvtapTransaction::Pending> MacvtapTransaction::chooseNames(CreateC
                                               rq.parent.c_str(), rq.mac.str().c_str()));
         }
         ctx.chosen.insert(p.name);
+        ctx.everReserved.insert(p.name);
         if (!opts_.owner.empty())
             ctx.data->owners[opts_.owner].names.insert(p.name);
         pending.push_back(p);
@@ -561,21 +580,50 @@ std::vector<MacvtapTransaction::Pending> MacvtapTransaction::chooseNames(CreateC
 
 // Passthrough: the macvtap takes over the parent's MAC, so the parent gets
 // the guest's MAC; the old one is restored at teardown.
+void MacvtapTransaction::planParentMacs(CreateContext &ctx)
+{
+    for (size_t i = 0; i < ctx.requests.size(); ++i) {
+        const auto &rq = ctx.requests[i];
+        const LinkInfo *parent = ctx.parents[i];
+        if (rq.mode != MacvlanMode::Passthrough || !parent->mac)
+            continue;
+        ctx.savedMacs[i] = *parent->mac;
+        if (*parent->mac != rq.mac)
+            ctx.parentMacs.push_back({parent->ifindex, parent->name, *parent->mac, rq.mac});
+    }
+}
+
+// Tell the caller everything that may be created, then save the
+// reservations: both before the kernel is asked for anything, so that a
+// crash from here on leaves a record of what to undo.
+void MacvtapTransaction::announcePlan(CreateContext &ctx)
+{
+    if (opts_.beforeCreate) {
+        MacvtapPlan plan;
+        plan.group = ctx.group;
+        plan.names.assign(ctx.everReserved.begin(), ctx.everReserved.end());
+        plan.parentMacs = ctx.parentMacs;
+        opts_.beforeCreate(plan);
+    }
+    if (ctx.locked) {
+        ctx.locked->save();
+        reservedNames_.assign(ctx.everReserved.begin(), ctx.everReserved.end());
+    }
+    fault(MacvtapStep::Save, 0);
+}
+
 void MacvtapTransaction::changeParentMacs(CreateContext &ctx)
 {
     for (size_t i = 0; i < ctx.requests.size(); ++i) {
         const auto &rq = ctx.requests[i];
-        if (rq.mode != MacvlanMode::Passthrough)
+        if (rq.mode != MacvlanMode::Passthrough || !ctx.savedMacs.count(i))
             continue;
         const LinkInfo *parent = ctx.parents[i];
-        if (!parent->mac)
-            continue;
-        ctx.savedMacs[i] = *parent->mac;
-        if (*parent->mac != rq.mac) {
+        if (ctx.savedMacs[i] != rq.mac) {
             netdevSetMac(sock_, parent->ifindex, parent->name, rq.mac);
             // Remembered at once so that rollback restores it even if the
             // creation below fails.
-            changedParentMacs_.push_back({parent->ifindex, parent->name, *parent->mac});
+            changedParentMacs_.push_back({parent->ifindex, parent->name, ctx.savedMacs[i]});
         }
         fault(MacvtapStep::ParentMac, i);
     }
@@ -654,6 +702,7 @@ bool MacvtapTransaction::renameAfterEexist(CreateContext &ctx, Pending &p, std::
     }
     if (!opts_.owner.empty())
         ctx.data->owners[opts_.owner].names.insert(p.name);
+    ctx.everReserved.insert(p.name);
     ++p.tries;
     return true;
 }
@@ -729,16 +778,6 @@ void MacvtapTransaction::sortResultsByRequest()
     resultReq_ = std::move(sortedReq);
 }
 
-void MacvtapTransaction::saveReservations(CreateContext &ctx)
-{
-    if (ctx.locked) {
-        ctx.locked->save();
-        for (const auto &r : results_)
-            reservedNames_.push_back(r.record.ifname);
-    }
-    fault(MacvtapStep::Save, 0);
-}
-
 void MacvtapTransaction::createAll(const std::vector<MacvtapRequest> &requests)
 {
     if (opts_.state && opts_.owner.empty())
@@ -749,11 +788,16 @@ void MacvtapTransaction::createAll(const std::vector<MacvtapRequest> &requests)
     if (ctx.locked && !opts_.owner.empty())
         ctx.group = chooseGroup(*ctx.data, opts_.owner, ctx.links);
     std::vector<Pending> pending = chooseNames(ctx);
+    planParentMacs(ctx);
+    announcePlan(ctx);
     changeParentMacs(ctx);
-    while (!pending.empty())
+    for (;;) {
         pending = createBatch(ctx, std::move(pending));
+        if (pending.empty())
+            break;
+        announcePlan(ctx); // the replacement names
+    }
     sortResultsByRequest();
-    saveReservations(ctx);
 }
 
 void MacvtapTransaction::openAll(const std::vector<MacvtapRequest> &requests)
@@ -778,6 +822,47 @@ void MacvtapTransaction::openAll(const std::vector<MacvtapRequest> &requests)
 }
 
 // ---- up / teardown -------------------------------------------------------
+
+MacvtapTeardownReport macvtapReclaim(NetlinkSocket &sock, const MacvtapPlan &plan,
+                                     NetdevNameState &state, const std::string &owner)
+{
+    auto locked = state.lock();
+    std::set<std::string> held;
+    if (auto it = locked.data.owners.find(owner); it != locked.data.owners.end())
+        held = it->second.names;
+    std::set<std::string> planned(plan.names.begin(), plan.names.end());
+    std::vector<MacvtapRecord> records;
+    std::vector<LinkInfo> links = dumpLinks(sock);
+    for (const auto &l : links) {
+        bool ourKind = l.kind == macvtapKindName(MacvtapKind::Macvtap) ||
+                       l.kind == macvtapKindName(MacvtapKind::Macvlan);
+        if (!ourKind || !held.count(l.name) || !planned.count(l.name) || l.group != plan.group)
+            continue;
+        MacvtapRecord r;
+        r.ifname = l.name;
+        r.ifindex = l.ifindex;
+        r.kind = l.kind == "macvlan" ? MacvtapKind::Macvlan : MacvtapKind::Macvtap;
+        r.group = l.group;
+        records.push_back(std::move(r));
+    }
+    // The names are released below, under the lock we hold.
+    MacvtapTeardownReport rep = macvtapTeardown(sock, records, {}, nullptr, owner);
+    for (const auto &pm : plan.parentMacs) {
+        for (const auto &l : links) {
+            if (l.ifindex != pm.ifindex || l.name != pm.name || !l.mac || *l.mac != pm.newMac)
+                continue;
+            try {
+                netdevSetMac(sock, pm.ifindex, pm.name, pm.oldMac);
+            } catch (const Error &) {
+                // Best effort, like teardown.
+            }
+        }
+    }
+    // Nothing held: nothing to write (which a full disk might refuse).
+    if (locked.data.owners.erase(owner))
+        locked.save();
+    return rep;
+}
 
 void macvtapSetUp(NetlinkSocket &sock, const std::vector<MacvtapRecord> &records, bool up)
 {

@@ -99,13 +99,33 @@ struct MacvtapResult {
 // Steps at which tests inject failures (the hook throws).  `index` is the
 // request index (0 for once-per-transaction steps).
 enum class MacvtapStep {
+    Dump,      // after the one link dump
     Reserve,   // after a name is chosen for request `index`
+    Save,      // after the reservations were written to the state file
+               // (before anything is created; again before a retry batch)
     ParentMac, // after the parent's MAC was changed (passthrough)
     Create,    // after device `index` was created
-    Save,      // after the reservations were written to the state file
     Open,      // after the tap fds of device `index` were opened
 };
+const char *macvtapStepName(MacvtapStep step);
 using MacvtapFaultHook = std::function<void(MacvtapStep step, size_t index)>;
+
+// A passthrough parent's MAC as the transaction changes it.
+struct MacvtapParentMac {
+    int ifindex = 0;
+    std::string name{};
+    MacAddr oldMac;  // restored at rollback / teardown
+    MacAddr newMac;  // the guest's
+};
+
+// Everything a transaction may create, known before it creates anything:
+// what a crash-safe caller writes down first (an intent record), so that
+// whoever finds the caller dead can undo it with macvtapReclaim().
+struct MacvtapPlan {
+    uint32_t group = 0;              // the owner's link group (0: none)
+    std::vector<std::string> names{}; // every name reserved so far
+    std::vector<MacvtapParentMac> parentMacs{};
+};
 
 struct MacvtapOptions {
     std::string owner{};               // key of the reservations (domain name);
@@ -113,6 +133,10 @@ struct MacvtapOptions {
     NetdevNameState *state = nullptr;  // null: no persistent reservations and
                                        // no link group (teardown per ifindex)
     MacvtapFaultHook fault{};          // tests only
+    // Called (under the state lock) before the reservations are saved and
+    // before anything is changed in the kernel, and again before a retry
+    // batch adds names; an exception aborts the transaction.
+    std::function<void(const MacvtapPlan &)> beforeCreate{};
     std::string nodeDir = "/dev";      // where private device nodes are made
     unsigned tapWaitMs = 2000;         // bounded wait for the tap's sysfs entry
     size_t poolLimit = 0;              // ids per prefix; 0 = what fits IFNAMSIZ
@@ -149,13 +173,14 @@ private:
     std::vector<Pending> chooseNames(CreateContext &ctx);
     void checkParent(CreateContext &ctx, size_t i);
     std::string expandTemplate(CreateContext &ctx, const MacvtapRequest &rq);
+    void planParentMacs(CreateContext &ctx);
+    void announcePlan(CreateContext &ctx);
     void changeParentMacs(CreateContext &ctx);
     std::vector<Pending> createBatch(CreateContext &ctx, std::vector<Pending> pending);
     void adoptAfterLostReplies(CreateContext &ctx, const std::vector<Pending> &pending);
     bool renameAfterEexist(CreateContext &ctx, Pending &p, std::exception_ptr *error);
     int createdIfindex(const std::string &name, const NetlinkReply &r);
     void sortResultsByRequest();
-    void saveReservations(CreateContext &ctx);
     // Helpers of the steps.
     NamePool &poolFor(CreateContext &ctx, MacvtapKind kind);
     std::string nextName(CreateContext &ctx, MacvtapKind kind, const std::string &parent);
@@ -199,6 +224,16 @@ MacvtapTeardownReport macvtapTeardown(NetlinkSocket &sock,
                                       const std::vector<MacvtapRecord> &records,
                                       std::vector<UniqueFd> fds,
                                       NetdevNameState *state, const std::string &owner);
+
+// Undo an abandoned transaction of `owner` whose process died (crash
+// recovery, from the MacvtapPlan it wrote down): delete the devices of link
+// group plan.group whose names `owner` still holds in `state` (names it
+// never reserved were never created), give passthrough parents that still
+// carry the guest's MAC their own back, and release everything `owner`
+// holds.  The caller makes sure no process of `owner` is alive.  Throws
+// when the state file cannot be written (the caller keeps its record).
+MacvtapTeardownReport macvtapReclaim(NetlinkSocket &sock, const MacvtapPlan &plan,
+                                     NetdevNameState &state, const std::string &owner);
 
 // Open `queues` fds on the tap device of a macvtap (see the .cc for how the
 // node is found safely).  Exposed for tests and for re-opening on reconnect.

@@ -177,9 +177,49 @@ NetdevNameState::Locked NetdevNameState::lock() const
             raiseSystem(errno, strprintf(_("cannot lock '%s'"), lockPath.c_str()));
     }
     Locked l(dir_ + "/" + kStateFile, std::move(fd));
+    // A temporary of a holder that was killed while saving: only the lock
+    // holder writes it, so it is garbage now.
+    ::unlink((l.path_ + ".new").c_str());
     if (::access(l.path_.c_str(), F_OK) == 0)
         parseState(readFile(l.path_), l.data);
     return l;
+}
+
+static bool writeAll(int fd, const std::string &contents)
+{
+    size_t off = 0;
+    while (off < contents.size()) {
+        ssize_t n = ::pwrite(fd, contents.data() + off, contents.size() - off,
+                             static_cast<off_t>(off));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        off += static_cast<size_t>(n);
+    }
+    return true;
+}
+
+// The disk is full and the new contents are no longer than the file: write
+// them over the old ones, padded to the old length with a comment, in ONE
+// pwrite that needs no new blocks.  Releasing names must work on a full
+// disk, or a failed start would keep them for good.  A crash cannot leave a
+// mix of old and new lines: the padding hides the old tail.
+static bool rewriteInPlace(const std::string &path, const std::string &contents)
+{
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW));
+    struct stat st;
+    if (!fd || ::fstat(fd.get(), &st) < 0 || !S_ISREG(st.st_mode))
+        return false;
+    size_t old = static_cast<size_t>(st.st_size);
+    if (contents.size() > old)
+        return false;
+    std::string padded = contents;
+    if (old - contents.size() == 1)
+        padded += "\n"; // an empty line is skipped like a comment
+    else if (old > contents.size())
+        padded += "#" + std::string(old - contents.size() - 2, ' ') + "\n";
+    return writeAll(fd.get(), padded);
 }
 
 // Atomic replacement by rename(), without fsync: the state lives in the
@@ -189,25 +229,26 @@ NetdevNameState::Locked NetdevNameState::lock() const
 static void replaceFile(const std::string &path, const std::string &contents)
 {
     std::string tmp = path + ".new";
+    int err = 0;
+    const char *failed = nullptr;
     {
-        UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-        if (!fd)
-            raiseSystem(errno, strprintf(_("cannot create '%s'"), tmp.c_str()));
-        size_t off = 0;
-        while (off < contents.size()) {
-            ssize_t n = ::write(fd.get(), contents.data() + off, contents.size() - off);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n < 0) {
-                int err = errno;
-                ::unlink(tmp.c_str());
-                raiseSystem(err, strprintf(_("cannot write '%s'"), tmp.c_str()));
-            }
-            off += static_cast<size_t>(n);
+        UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+        if (!fd) {
+            err = errno;
+            failed = _("cannot create '%s'");
+        } else if (!writeAll(fd.get(), contents)) {
+            err = errno ? errno : EIO;
+            failed = _("cannot write '%s'");
         }
     }
+    if (failed) {
+        ::unlink(tmp.c_str());
+        if ((err == ENOSPC || err == EDQUOT) && rewriteInPlace(path, contents))
+            return;
+        raiseSystem(err, strprintf(failed, tmp.c_str()));
+    }
     if (::rename(tmp.c_str(), path.c_str()) < 0) {
-        int err = errno;
+        err = errno;
         ::unlink(tmp.c_str());
         raiseSystem(err, strprintf(_("cannot rename '%s' to '%s'"), tmp.c_str(), path.c_str()));
     }
