@@ -393,10 +393,12 @@ DomainInfo Driver::createXML(const std::string &xml, const StartParams &params)
     auto def = parseUserXML(xml);
     checkUuidFree(paths_, *def);
 
+    // Held from before the lock is taken, so that a signal cancelling the
+    // start is delivered only after the lock (and its file) is gone.
+    HoldTerminationSignals hold;
     DomainLock lock(paths_, def->name);
     adoptOrCheckIdentity(paths_, *def, lock);
     conf::assignMacAddresses(*def, DomainStore(paths_).macsInUse(def->name));
-    HoldTerminationSignals hold;
     startDomain(paths_, *def, startOptions(options_, params), lock);
     return infoJustStarted(*def, DomainStore(paths_).isDefined(def->name));
 }
@@ -406,13 +408,13 @@ DomainInfo Driver::start(const std::string &name, const StartParams &params)
     checkFlags(params.flags, 0, __func__);
     if (!conf::isValidDomainName(name))
         conf::raiseNoDomain(name);
+    HoldTerminationSignals hold; // first: see createXML
     DomainLock lock(paths_, name);
     if (findRunningDomain(paths_, name, lock))
         throw Error(VIR_ERR_OPERATION_INVALID, _("domain is already running"), VIR_FROM_QEMU);
     // Loaded under the lock: an undefine or redefine cannot slip in between.
     auto def = DomainStore(paths_).loadConfig(name);
     conf::validateDomainDef(*def);
-    HoldTerminationSignals hold;
     startDomain(paths_, *def, startOptions(options_, params), lock);
     return infoJustStarted(*def, true);
 }
