@@ -20,6 +20,7 @@
 #include "qemu/qemu_capabilities.h"
 #include "qemu/qemu_intent.h"
 #include "qemu/qemu_command.h"
+#include "qemu/qemu_domain_lock.h"
 #include "qemu/qemu_monitor.h"
 #include "qemu/qemu_supervisor.h"
 #include "util/virerror.h"
@@ -187,47 +188,6 @@ int allocateDomainId(const Paths &paths)
     return last + 1;
 }
 
-// Held while a domain is being started or cleaned up (or its live XML
-// rewritten), so two commands never work on the same domain's runtime state
-// at once.  The lock file is removed on release: nothing is left behind.
-class DomainLock {
-public:
-    // `wait` = false: do not wait for another holder; held() says whether
-    // we got it.
-    DomainLock(const Paths &paths, const std::string &name, bool wait = true)
-        : path_(paths.runDir + "/" + name + ".lock")
-    {
-        makePath(paths.runDir, 0700);
-        // A holder releasing while we wait unlinks the file we then lock: it
-        // is ours only if it is still the file at path_; else retry.
-        for (;;) {
-            UniqueFd fd(::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-            if (fd && !wait && ::flock(fd.get(), LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK)
-                return;
-            if (!fd || ::flock(fd.get(), LOCK_EX) < 0)
-                raiseSystem(errno, strprintf(_("cannot lock '%s'"), path_.c_str()));
-            struct stat held, named;
-            if (::fstat(fd.get(), &held) == 0 && ::stat(path_.c_str(), &named) == 0 &&
-                held.st_dev == named.st_dev && held.st_ino == named.st_ino) {
-                fd_ = std::move(fd);
-                return;
-            }
-        }
-    }
-    ~DomainLock()
-    {
-        if (fd_)
-            ::unlink(path_.c_str());
-    }
-    DomainLock(const DomainLock &) = delete;
-    DomainLock &operator=(const DomainLock &) = delete;
-    bool held() const { return static_cast<bool>(fd_); }
-
-private:
-    std::string path_;
-    UniqueFd fd_;
-};
-
 struct StateFile {
     pid_t supervisorPid = -1;
     pid_t qemuPid = -1;
@@ -352,7 +312,7 @@ void recoverStartUnderLock(const Paths &paths, const std::string &name)
 // Recover `name` if nobody holds its lock; a stale lock file goes too.
 void recoverStartIfIdle(const Paths &paths, const std::string &name)
 {
-    DomainLock lock(paths, name, false);
+    DomainLock lock(paths, name, DomainLock::NoWait{});
     if (lock.held())
         recoverStartUnderLock(paths, name);
 }
@@ -484,8 +444,15 @@ std::vector<JsonValue> startupCommands(const conf::DomainDef &def)
 
 int startDomain(const Paths &paths, conf::DomainDef &def, const StartOptions &opts)
 {
-    PhaseTimer timer(opts.phases);
     DomainLock lock(paths, def.name);
+    return startDomain(paths, def, opts, lock);
+}
+
+int startDomain(const Paths &paths, conf::DomainDef &def, const StartOptions &opts,
+                const DomainLock &held)
+{
+    (void)held;
+    PhaseTimer timer(opts.phases);
     faultPoint("domain-lock");
     recoverStartUnderLock(paths, def.name);
     if (auto st = readStateFile(paths, def.name)) {
@@ -494,7 +461,7 @@ int startDomain(const Paths &paths, conf::DomainDef &def, const StartOptions &op
         cleanupStale(paths, def.name, *st);
     }
     // Names and devices that dead starts of other domains hold.
-    recoverAbandonedStarts(paths);
+    recoverAbandonedStarts(paths, def.name);
     // From here on a crash leaves a record of what to undo.
     IntentGuard intent(paths, def.name);
 
@@ -636,14 +603,29 @@ std::optional<RunningDomain> findRunningDomain(const Paths &paths, const std::st
     if (!supervisorAlive(*st, name)) {
         DomainLock lock(paths, name);
         // Re-check under the lock: another command may have cleaned up.
-        if (auto again = readStateFile(paths, name); again && !supervisorAlive(*again, name))
-            cleanupStale(paths, name, *again);
+        return findRunningDomain(paths, name, lock);
+    }
+    return readRunningDomain(paths, name, *st);
+}
+
+std::optional<RunningDomain> findRunningDomain(const Paths &paths, const std::string &name,
+                                               const DomainLock &held)
+{
+    (void)held;
+    if (!conf::isValidDomainName(name))
+        return std::nullopt;
+    recoverStartUnderLock(paths, name);
+    auto st = readStateFile(paths, name);
+    if (!st)
+        return std::nullopt;
+    if (!supervisorAlive(*st, name)) {
+        cleanupStale(paths, name, *st);
         return std::nullopt;
     }
     return readRunningDomain(paths, name, *st);
 }
 
-void recoverAbandonedStarts(const Paths &paths)
+void recoverAbandonedStarts(const Paths &paths, const std::string &except)
 {
     std::set<std::string> names;
     std::error_code ec;
@@ -658,6 +640,7 @@ void recoverAbandonedStarts(const Paths &paths)
             }
         }
     }
+    names.erase(except);
     for (const auto &name : names)
         recoverStartIfIdle(paths, name);
 }

@@ -31,6 +31,7 @@
 namespace vd::qemu {
 
 class Supervisor;
+class DomainLock;
 
 struct RunningDomain {
     std::string name;
@@ -55,16 +56,24 @@ struct StartOptions {
 // left behind: no device, process, runtime file or reserved name.  Returns
 // the domain id.  `def` is updated to the live definition.
 int startDomain(const Paths &paths, conf::DomainDef &def, const StartOptions &opts);
+// The same for a caller that already holds the domain's lock (see
+// qemu_domain_lock.h), e.g. to check the definition and start atomically.
+int startDomain(const Paths &paths, conf::DomainDef &def, const StartOptions &opts,
+                const DomainLock &held);
 
 // The running domain of that name, or nullopt.  A domain whose supervisor
 // died is cleaned up (QEMU killed, devices deleted, names released) and
 // reported as not running.
 std::optional<RunningDomain> findRunningDomain(const Paths &paths, const std::string &name);
+// The same for a caller holding the domain's lock.
+std::optional<RunningDomain> findRunningDomain(const Paths &paths, const std::string &name,
+                                               const DomainLock &held);
 // Crash recovery of starts: every domain whose start left an intent record
 // (run/qemu/NAME.intent.json) and whose lock nobody holds is finished or
 // undone (see qemu_intent.h); stale lock files are removed.  list and
 // every start call this; findRunningDomain does it for its domain.
-void recoverAbandonedStarts(const Paths &paths);
+// `except`: a domain whose lock the calling thread holds.
+void recoverAbandonedStarts(const Paths &paths, const std::string &except = "");
 // All running domains (after stale cleanup), sorted by name.
 std::vector<RunningDomain> runningDomains(const Paths &paths);
 
