@@ -23,6 +23,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 #include <thread>
@@ -100,6 +101,7 @@ void ipHere(const std::vector<std::string> &args)
 class MacvtapTest : public CppUnit::TestFixture {
     CPPUNIT_TEST_SUITE(MacvtapTest);
     CPPUNIT_TEST(testCreateDeleteEveryMode);
+    CPPUNIT_TEST(testReclaimAfterCrashAtEveryStep);
     CPPUNIT_TEST(testMacvlanKind);
     CPPUNIT_TEST(testMtu);
     CPPUNIT_TEST(testFdsAndMultiqueue);
@@ -755,6 +757,69 @@ public:
             auto present = linkNames(nl);
             for (auto &n : all)
                 CPPUNIT_ASSERT(present.count(n));
+        });
+    }
+
+    // A process that dies (no unwinding, no rollback) at any step of a
+    // transaction: macvtapReclaim, given the plan the transaction announced
+    // before creating anything, removes every device and name it left, and
+    // nothing of another owner.
+    void testReclaimAfterCrashAtEveryStep()
+    {
+        test::TestNetns ns;
+        ns.run([] {
+            TmpDir dir;
+            NetdevNameState state(dir.path());
+            NetlinkSocket nl;
+            MacvtapTransaction other(nl, {.owner = "other", .state = &state});
+            other.prepare({req(9)});
+            other.commit();
+            auto before = linkNames(nl);
+            unsigned cases = 0;
+            for (MacvtapStep step : {MacvtapStep::Dump, MacvtapStep::Reserve, MacvtapStep::Save,
+                                     MacvtapStep::Create, MacvtapStep::Open}) {
+                for (size_t at = 0; at < 3; ++at) {
+                    std::string planFile = dir.path() + "/plan";
+                    std::filesystem::remove(planFile);
+                    pid_t pid = ::fork();
+                    if (pid == 0) {
+                        NetlinkSocket childNl;
+                        MacvtapOptions o;
+                        o.owner = "dom";
+                        o.state = &state;
+                        o.beforeCreate = [&](const MacvtapPlan &plan) {
+                            std::ofstream out(planFile);
+                            out << plan.group;
+                            for (const auto &n : plan.names)
+                                out << ' ' << n;
+                        };
+                        o.fault = [step, at](MacvtapStep s, size_t i) {
+                            if (s == step && i == at)
+                                ::_exit(0); // a crash: nothing is undone
+                        };
+                        MacvtapTransaction tx(childNl, std::move(o));
+                        tx.prepare({req(0), req(1), req(2)});
+                        tx.rollback();
+                        ::_exit(1);
+                    }
+                    int status = 0;
+                    ::waitpid(pid, &status, 0);
+                    if (WEXITSTATUS(status) != 0)
+                        continue; // the step has no such index
+                    ++cases;
+                    MacvtapPlan plan;
+                    std::ifstream in(planFile);
+                    in >> plan.group;
+                    for (std::string n; in >> n;)
+                        plan.names.push_back(n);
+                    macvtapReclaim(nl, plan, state, "dom");
+                    std::string where = macvtapStepName(step) + std::string(" at ") + std::to_string(at);
+                    CPPUNIT_ASSERT_MESSAGE(where, before == linkNames(nl));
+                    CPPUNIT_ASSERT_MESSAGE(where, state.reservedNames("dom").empty());
+                    CPPUNIT_ASSERT_EQUAL_MESSAGE(where, size_t(1), state.reservedNames("other").size());
+                }
+            }
+            CPPUNIT_ASSERT_EQUAL(11u, cases); // Dump and Save happen once
         });
     }
 

@@ -1,15 +1,19 @@
 #include <config.h>
 
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <thread>
 
 #include "testcommand.h"
+#include "testnetns.h"
 #include "testutils.h"
+#include "util/virerror.h"
 #include "util/virnetdevnamepool.h"
 
 namespace {
@@ -27,6 +31,7 @@ class NamePoolTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testStatePersistsCursorAndNames);
     CPPUNIT_TEST(testStateOwnerWithSpaces);
     CPPUNIT_TEST(testStateLockSerialisesThreads);
+    CPPUNIT_TEST(testReleaseOnFullDisk);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -129,6 +134,52 @@ public:
 
     // Many threads each lock, read the cursor, bump it and save: with the
     // lock nobody's update is lost.
+    // On a full disk the reservations can still be released (the file is
+    // rewritten in place), or a failed start would keep its names for good;
+    // growing them fails cleanly.
+    void testReleaseOnFullDisk()
+    {
+        vd::test::TestNetns ns(false); // for its private mount namespace
+        ns.run([] {
+            TmpDir dir;
+            if (::mount("tmpfs", dir.path().c_str(), "tmpfs", 0, "size=16k") < 0)
+                vd::test::skip("cannot mount a tmpfs");
+            struct Unmount {
+                std::string d;
+                ~Unmount() { ::umount2(d.c_str(), MNT_DETACH); }
+            } unmount{dir.path()};
+            vd::NetdevNameState state(dir.path() + "/netdev");
+            {
+                auto l = state.lock();
+                for (int i = 0; i < 20; ++i)
+                    l.data.owners["dom"].names.insert("macvtap" + std::to_string(i));
+                l.data.owners["dom"].group = 7;
+                l.data.owners["other"].names.insert("macvtap99");
+                l.save();
+            }
+            {
+                std::ofstream out(dir.path() + "/filler");
+                std::string page(4096, 'x');
+                while (out.write(page.data(), page.size()) && out.flush()) {
+                }
+            }
+            {
+                auto l = state.lock();
+                for (int i = 100; i < 400; ++i)
+                    l.data.owners["big"].names.insert("macvtap" + std::to_string(i));
+                CPPUNIT_ASSERT_THROW(l.save(), vd::SystemError);
+            }
+            state.release("dom", {"macvtap3"});
+            CPPUNIT_ASSERT_EQUAL(size_t(19), state.reservedNames("dom").size());
+            state.release("dom");
+            CPPUNIT_ASSERT(state.reservedNames("dom").empty());
+            CPPUNIT_ASSERT_EQUAL(uint32_t(0), state.groupOf("dom"));
+            CPPUNIT_ASSERT(state.reservedNames("big").empty());
+            CPPUNIT_ASSERT_EQUAL(std::set<std::string>{"macvtap99"}, state.reservedNames("other"));
+            CPPUNIT_ASSERT(!std::filesystem::exists(dir.path() + "/netdev/names.new"));
+        });
+    }
+
     void testStateLockSerialisesThreads()
     {
         TmpDir dir;
