@@ -175,7 +175,7 @@ public:
             CPPUNIT_ASSERT(state.reservedNames("dom").empty());
             CPPUNIT_ASSERT_EQUAL(uint32_t(0), state.groupOf("dom"));
             CPPUNIT_ASSERT(state.reservedNames("big").empty());
-            CPPUNIT_ASSERT_EQUAL(std::set<std::string>{"macvtap99"}, state.reservedNames("other"));
+            CPPUNIT_ASSERT(std::set<std::string>{"macvtap99"} == state.reservedNames("other"));
             CPPUNIT_ASSERT(!std::filesystem::exists(dir.path() + "/netdev/names.new"));
         });
     }

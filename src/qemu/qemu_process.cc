@@ -689,11 +689,16 @@ void destroyDomain(const Paths &paths, const std::string &name, milliseconds tim
     } catch (const Error &) {
         // The supervisor may be exiting already; the wait below decides.
     }
+    std::optional<ProcessId> supervisor = ProcessId::of(rd.supervisorPid);
     if (!waitGone(rd.supervisorPid, name, isSupervisorOf, timeout)) {
         // A wedged supervisor: take over (kill it, then clean up ourselves).
         ::kill(rd.supervisorPid, SIGKILL);
         waitGone(rd.supervisorPid, name, isSupervisorOf, milliseconds(5000));
     }
+    // Its command line is gone a moment before the process is: "destroyed"
+    // means it has exited.
+    if (supervisor)
+        waitProcessGone(*supervisor, milliseconds(5000));
     // Covers a supervisor that died without finishing its teardown.
     findRunningDomain(paths, name);
 }
