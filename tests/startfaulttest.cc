@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -34,6 +35,7 @@
 #include "util/vircommand.h"
 #include "util/virerror.h"
 #include "util/virfile.h"
+#include "util/virprocess.h"
 
 namespace {
 
@@ -182,6 +184,22 @@ public:
         return out;
     }
 
+    // Private tap node directories in /dev (devtmpfs is shared by all
+    // namespaces) whose creator is dead.
+    static std::vector<std::string> staleNodeDirs()
+    {
+        std::vector<std::string> out;
+        std::error_code ec;
+        for (const auto &e : fs::directory_iterator("/dev", ec)) {
+            std::string f = e.path().filename().string();
+            unsigned long long pid = 0, start = 0;
+            if (std::sscanf(f.c_str(), ".virt-direct-tap-%llu-%llu-", &pid, &start) == 2 &&
+                !vd::ProcessId{static_cast<pid_t>(pid), start}.alive())
+                out.push_back(f);
+        }
+        return out;
+    }
+
     static std::string joined(const std::vector<std::string> &v)
     {
         std::string s;
@@ -199,6 +217,8 @@ public:
                                leftovers(name).empty());
         CPPUNIT_ASSERT_MESSAGE(what + ": names left: " + joined(reservations(name)),
                                reservations(name).empty());
+        CPPUNIT_ASSERT_MESSAGE(what + ": tap node directories left: " + joined(staleNodeDirs()),
+                               staleNodeDirs().empty());
         auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
         while (!processes().empty() && std::chrono::steady_clock::now() < deadline)
             std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -55,13 +55,18 @@ void removeRuntimeFiles(const Paths &paths, const std::string &name)
 }
 
 // Temporaries of writeFileAtomic ("FILE.XXXXXX") that a process killed
-// while writing the domain's live XML, state file or intent record left.
-void removeTempFiles(const Paths &paths, const std::string &name)
+// while writing the domain's live XML or intent record (under the domain
+// lock) left, and with `stateFile` those of a dead supervisor's state file
+// (which it writes without that lock).
+void removeTempFiles(const Paths &paths, const std::string &name, bool stateFile)
 {
     std::error_code ec;
+    std::vector<std::string> kinds = {".xml.", ".intent.json."};
+    if (stateFile)
+        kinds.push_back(".state.json.");
     for (const auto &e : std::filesystem::directory_iterator(paths.runDir, ec)) {
         std::string f = e.path().filename().string();
-        for (const char *kind : {".xml.", ".state.json.", ".intent.json."}) {
+        for (const auto &kind : kinds) {
             std::string prefix = name + kind;
             if (f.size() == prefix.size() + 6 && f.compare(0, prefix.size(), prefix) == 0)
                 removeQuietly(e.path().string());
@@ -225,6 +230,7 @@ void cleanupStale(const Paths &paths, const std::string &name, const StateFile &
         waitGone(st.qemuPid, name, isQemuOf, milliseconds(5000));
     }
     teardownDomainHost(paths, name, st.macvtaps, {});
+    removeTempFiles(paths, name, true);
     removeQuietly(statePath(paths, name));
 }
 
@@ -285,7 +291,7 @@ void undoStart(const Paths &paths, StartIntent intent)
     macvtapReclaim(sock, intent.macvtaps, names, name);
     removeRuntimeFiles(paths, name);
     removeQuietly(statePath(paths, name));
-    removeTempFiles(paths, name);
+    removeTempFiles(paths, name, true);
     removeQuietly(intentPath(paths, name));
 }
 
@@ -297,7 +303,12 @@ void undoStart(const Paths &paths, StartIntent intent)
 void recoverStartUnderLock(const Paths &paths, const std::string &name)
 {
     auto intent = readIntent(paths, name);
-    if (!intent || intent->owner.alive())
+    if (!intent) {
+        // Killed while writing its first record, or a stale lock file.
+        removeTempFiles(paths, name, false);
+        return;
+    }
+    if (intent->owner.alive())
         return;
     if (intent->supervisor && intent->supervisor->alive()) {
         auto st = readStateFile(paths, name);
@@ -643,6 +654,7 @@ void recoverAbandonedStarts(const Paths &paths, const std::string &except)
     names.erase(except);
     for (const auto &name : names)
         recoverStartIfIdle(paths, name);
+    macvtapRemoveStaleNodeDirs();
 }
 
 std::vector<RunningDomain> runningDomains(const Paths &paths)

@@ -17,12 +17,14 @@
 #include <cstring>
 #include <deque>
 #include <exception>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <sstream>
 #include <thread>
 
 #include "util/virerror.h"
+#include "util/virprocess.h"
 #include "util/virthread.h"
 
 namespace vd {
@@ -182,7 +184,12 @@ static dev_t readTapDev(const std::string &ifname, int ifindex, unsigned waitMs)
 }
 
 // Device nodes of our own, in a private directory (0700) that is removed
-// again, with every node in it, when the object goes away.
+// again, with every node in it, when the object goes away.  Its name says
+// which process made it (".virt-direct-tap-PID-STARTTIME-XXXXXX"), so that
+// the directory of a process killed meanwhile can be found and removed
+// (macvtapRemoveStaleNodeDirs).
+static const char kNodeDirPrefix[] = ".virt-direct-tap-";
+
 class TapNodeDir {
 public:
     explicit TapNodeDir(std::string parent) : parent_(std::move(parent)) {}
@@ -200,7 +207,9 @@ public:
     std::string nodeFor(dev_t dev)
     {
         if (dir_.empty()) {
-            std::string tmpl = parent_ + "/.virt-direct-tap-XXXXXX";
+            ProcessId me = ProcessId::self();
+            std::string tmpl = parent_ + "/" + kNodeDirPrefix + std::to_string(me.pid) + "-" +
+                               std::to_string(me.startTime) + "-XXXXXX";
             if (!::mkdtemp(tmpl.data()))
                 raiseSystem(errno, strprintf(_("cannot create private directory in '%s'"),
                                              parent_.c_str()));
@@ -221,6 +230,27 @@ private:
 
 static std::vector<UniqueFd> openTapWith(TapNodeDir &nodes, const std::string &ifname, int ifindex,
                                          unsigned queues, bool vnetHdr, unsigned waitMs);
+
+void macvtapRemoveStaleNodeDirs(const std::string &nodeDir)
+{
+    std::error_code ec;
+    for (const auto &e : std::filesystem::directory_iterator(nodeDir, ec)) {
+        std::string f = e.path().filename().string();
+        if (f.rfind(kNodeDirPrefix, 0) != 0)
+            continue;
+        unsigned long long pid = 0, start = 0;
+        char rest[16];
+        if (std::sscanf(f.c_str() + std::strlen(kNodeDirPrefix), "%llu-%llu-%15s", &pid, &start,
+                        rest) != 3)
+            continue; // not a name we make: leave it alone
+        if (ProcessId{static_cast<pid_t>(pid), start}.alive())
+            continue;
+        std::error_code ignored;
+        for (const auto &node : std::filesystem::directory_iterator(e.path(), ignored))
+            ::unlink(node.path().c_str());
+        ::rmdir(e.path().c_str());
+    }
+}
 
 std::vector<UniqueFd> macvtapOpenTap(const std::string &ifname, int ifindex, unsigned queues,
                                      bool vnetHdr, const std::string &nodeDir, unsigned waitMs)

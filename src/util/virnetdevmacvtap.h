@@ -241,6 +241,10 @@ std::vector<UniqueFd> macvtapOpenTap(const std::string &ifname, int ifindex, uns
                                      bool vnetHdr, const std::string &nodeDir = "/dev",
                                      unsigned waitMs = 2000);
 
+// Remove the private device node directories (see the .cc) that processes
+// killed while opening tap devices left in `nodeDir`.
+void macvtapRemoveStaleNodeDirs(const std::string &nodeDir = "/dev");
+
 // Set a link's MAC address by ifindex.
 void netdevSetMac(NetlinkSocket &sock, int ifindex, const std::string &ifname, const MacAddr &mac);
 
