@@ -39,7 +39,7 @@ endif
 # A copy of the distributed tree (so this in-tree build is not disturbed),
 # configured once with clang; later runs rebuild only what changed.
 fuzz:
-	@rm -rf fuzz-build/src
+	@rm -rf fuzz-build/src && mkdir -p fuzz-build
 	$(AM_V_at)$(MAKE) $(AM_MAKEFLAGS) distdir distdir=fuzz-build/src >/dev/null
 	$(AM_V_at)mkdir -p fuzz-build/obj
 	$(AM_V_at)cd fuzz-build/obj && { test -f Makefile || \
