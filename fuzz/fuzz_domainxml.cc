@@ -33,8 +33,8 @@ void roundTrip(const std::string &xml, unsigned parseFlags, unsigned formatFlags
     }
     // What we format, we must read back, to the same text.
     std::string once = vd::conf::formatDomainXML(*def, formatFlags);
-    std::string twice =
-        vd::conf::formatDomainXML(*vd::conf::parseDomainXML(once, parseFlags), formatFlags);
+    std::string twice = vd::conf::formatDomainXML(*vd::conf::parseDomainXML(once, parseFlags),
+                                                  formatFlags);
     if (once != twice)
         std::abort();
 }

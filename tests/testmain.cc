@@ -269,9 +269,8 @@ Tally reapWorker(const Worker &w, int status)
     ::close(w.outFd);
     size_t cut = out.size() > 1 ? out.rfind('\n', out.size() - 2) : std::string::npos;
     std::string last = out.substr(cut == std::string::npos ? 0 : cut + 1);
-    std::optional<Tally> t = WIFEXITED(status) && WEXITSTATUS(status) == 0
-                                 ? parseSummary(last)
-                                 : std::nullopt;
+    std::optional<Tally> t = WIFEXITED(status) && WEXITSTATUS(status) == 0 ? parseSummary(last)
+                                                                           : std::nullopt;
     if (t) {
         std::cout << out.substr(0, cut == std::string::npos ? 0 : cut + 1);
         return *t;
