@@ -100,6 +100,10 @@ public:
         CPPUNIT_ASSERT(c.running());
         CPPUNIT_ASSERT(c.pidfd() >= 0);
         std::set<int> want{0, 1, 2, 3, 7};
+        // spawn() returns when exec closed the error pipe; the kernel may
+        // still be closing the child's other close-on-exec fds right then.
+        for (int i = 0; i < 1000 && openFds(c.pid()) != want; ++i)
+            std::this_thread::sleep_for(milliseconds(10));
         CPPUNIT_ASSERT(openFds(c.pid()) == want);
         CPPUNIT_ASSERT_EQUAL(fdTarget(r.get()), fdTarget(c.pid(), 3));
         CPPUNIT_ASSERT_EQUAL(fdTarget(w.get()), fdTarget(c.pid(), 7));
