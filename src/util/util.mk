@@ -9,7 +9,8 @@ src_util_libvd_util_a_SOURCES = \
 	src/util/virjson.h src/util/virjson.cc \
 	src/util/virmacaddr.h src/util/virmacaddr.cc \
 	src/util/virnetdevmacvlanmode.h \
-	src/util/virpaths.h src/util/virpaths.cc
+	src/util/virpaths.h src/util/virpaths.cc \
+	src/util/virhostinfo.h src/util/virhostinfo.cc
 src_util_libvd_util_a_SOURCES += \
 	src/util/virbitmap.h src/util/virbitmap.cc \
 	src/util/virnetlink.h src/util/virnetlink.cc \
