@@ -12,3 +12,4 @@ tests_vdtest_SOURCES += tests/e2ereconnecttest.cc
 tests_vdtest_SOURCES += tests/qemuxml2argvtest.cc tests/qemucapabilitiestest.cc
 VD_TEST_LIBS += src/qemu/libvd_qemu.a src/conf/libvd_conf.a
 EXTRA_DIST += tests/qemuxml2argvdata tests/qemucapabilitiesdata
+tests_vdtest_SOURCES += tests/qemudrivertest.cc

@@ -2,15 +2,7 @@
 #include <config.h>
 
 #include <iostream>
-#include <algorithm>
-#include <set>
 
-#include "conf/domain_store.h"
-#include "conf/domain_validate.h"
-#include "conf/domain_xml.h"
-#include "qemu/qemu_capabilities.h"
-#include "qemu/qemu_command.h"
-#include "qemu/qemu_process.h"
 #include "util/virerror.h"
 #include "util/virfile.h"
 #include "vdcommands.h"
@@ -19,64 +11,12 @@
 namespace vd::tools {
 namespace {
 
-using conf::DomainStore;
-
-// Read, parse, schema-check and semantically validate a domain file.
-std::unique_ptr<conf::DomainDef> loadAndValidate(const std::string &file)
-{
-    return conf::parseAndValidateDomainXML(readFile(file), conf::PARSE_INACTIVE, true);
-}
-
-// virsh reports a missing domain on two lines.
-void requireDefined(Context &ctx, const DomainStore &store, const std::string &name)
-{
-    if (!store.isDefined(name)) {
-        ctx.err << strprintf(_("error: failed to get domain '%s'"), name.c_str()) << "\n";
-        conf::raiseNoDomain(name);
-    }
-}
-
 int cmdValidate(Context &ctx, const Args &args)
 {
     const std::string &file = args.positional[0];
-    loadAndValidate(file);
+    ctx.driver.validateXML(readFile(file));
     ctx.out << strprintf(_("%s validates"), file.c_str()) << "\n";
     return 0;
-}
-
-// Validate and store the definition in `file`; returns the domain's name.
-std::string defineFromFile(Context &ctx, const std::string &file)
-{
-    DomainStore store(ctx.paths);
-    auto def = loadAndValidate(file);
-    conf::checkDomainName(def->name);
-
-    // Keep the identity of an existing definition of the same name.
-    if (store.isDefined(def->name)) {
-        auto old = store.loadConfig(def->name);
-        if (def->uuidGenerated)
-            def->uuid = old->uuid;
-        else if (old->uuid != def->uuid)
-            throw Error(VIR_ERR_OPERATION_FAILED,
-                        strprintf(_("domain '%s' is already defined with uuid %s"),
-                                  def->name.c_str(), conf::uuidToString(old->uuid).c_str()),
-                        VIR_FROM_QEMU);
-    }
-    std::string other = store.nameForUuid(def->uuid, def->name);
-    if (!other.empty())
-        throw Error(VIR_ERR_OPERATION_FAILED,
-                    strprintf(_("domain '%s' already exists with uuid %s"), other.c_str(),
-                              conf::uuidToString(def->uuid).c_str()),
-                    VIR_FROM_QEMU);
-
-    conf::assignMacAddresses(*def, store.macsInUse(def->name));
-    // Like libvirt, PCI addresses (and any pci-bridges they need) are fixed
-    // at define time and persisted, so a device keeps its slot when the
-    // domain later gains devices.
-    qemu::QemuCapsCache caps(ctx.paths);
-    qemu::prepareDomainForQemu(*def, caps.get(qemu::findEmulator(def->emulator, def->os.arch)));
-    store.saveConfig(*def);
-    return def->name;
 }
 
 int cmdDefine(Context &ctx, const Args &args)
@@ -84,7 +24,7 @@ int cmdDefine(Context &ctx, const Args &args)
     const std::string &file = args.positional[0];
     std::string name;
     reportFailureAs(ctx, strprintf(_("Failed to define domain from %s"), file.c_str()),
-                    [&] { name = defineFromFile(ctx, file); });
+                    [&] { name = ctx.driver.defineXML(readFile(file)).name; });
     ctx.out << strprintf(_("Domain '%s' defined from %s"), name.c_str(), file.c_str()) << "\n\n";
     return 0;
 }
@@ -92,35 +32,27 @@ int cmdDefine(Context &ctx, const Args &args)
 int cmdUndefine(Context &ctx, const Args &args)
 {
     const std::string &name = args.positional[0];
-    DomainStore store(ctx.paths);
-    requireDefined(ctx, store, name);
+    lookupDomain(ctx, name);
     reportFailureAs(ctx, strprintf(_("Failed to undefine domain '%s'"), name.c_str()),
-                    [&] { store.removeConfig(name); });
+                    [&] { ctx.driver.undefine(name); });
     ctx.out << strprintf(_("Domain '%s' has been undefined"), name.c_str()) << "\n\n";
     return 0;
 }
 
 int cmdList(Context &ctx, const Args &args)
 {
-    DomainStore store(ctx.paths);
+    // virsh: --inactive wins over --all.
+    unsigned flags = VIR_CONNECT_LIST_DOMAINS_ACTIVE;
+    if (args.has("inactive"))
+        flags = VIR_CONNECT_LIST_DOMAINS_INACTIVE;
+    else if (args.has("all"))
+        flags = 0;
     Table table({_("Id"), _("Name"), _("State")});
-    bool inactiveOnly = args.has("inactive");
-    bool all = args.has("all");
-    // Running domains first, by id, like virsh; then the inactive ones.
-    std::vector<std::pair<int, std::string>> running;
-    for (const auto &rd : qemu::runningDomains(ctx.paths))
-        running.emplace_back(rd.id, rd.name);
-    std::sort(running.begin(), running.end());
-    std::set<std::string> runningNames;
-    for (const auto &[id, name] : running) {
-        runningNames.insert(name);
-        if (!inactiveOnly)
-            table.addRow({std::to_string(id), name, _("running")});
-    }
-    if (all || inactiveOnly) {
-        for (const auto &name : store.definedNames())
-            if (!runningNames.count(name))
-                table.addRow({"-", name, _("shut off")});
+    for (const auto &d : ctx.driver.listDomains(flags)) {
+        if (d.active())
+            table.addRow({std::to_string(d.id), d.name, _("running")});
+        else
+            table.addRow({"-", d.name, _("shut off")});
     }
     ctx.out << table.render() << "\n";
     return 0;
@@ -129,16 +61,8 @@ int cmdList(Context &ctx, const Args &args)
 int cmdDumpxml(Context &ctx, const Args &args)
 {
     const std::string &name = args.positional[0];
-    DomainStore store(ctx.paths);
-    if (!args.has("inactive")) {
-        if (auto rd = qemu::findRunningDomain(ctx.paths, name)) {
-            ctx.out << conf::formatDomainXML(*rd->live, 0);
-            return 0;
-        }
-    }
-    requireDefined(ctx, store, name);
-    auto def = store.loadConfig(name);
-    ctx.out << conf::formatDomainXML(*def, conf::FORMAT_INACTIVE);
+    lookupDomain(ctx, name);
+    ctx.out << ctx.driver.getXMLDesc(name, args.has("inactive") ? VIR_DOMAIN_XML_INACTIVE : 0);
     return 0;
 }
 

@@ -3,7 +3,6 @@
 
 #include <iostream>
 
-#include "qemu/qemu_command.h"
 #include "util/virerror.h"
 #include "util/virfile.h"
 #include "vdcommands.h"
@@ -13,8 +12,7 @@ namespace {
 
 int cmdDomxmlToNative(Context &ctx, const Args &args)
 {
-    qemu::checkNativeFormat(args.positional[0]);
-    ctx.out << qemu::domainXMLToNative(readFile(args.positional[1]), ctx.paths);
+    ctx.out << ctx.driver.toNative(args.positional[0], readFile(args.positional[1]));
     return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "qemu/qemu_driver.h"
 #include "util/virerror.h"
 #include "util/virpaths.h"
 
@@ -17,7 +18,12 @@ struct Context {
     Paths paths;
     std::ostream &out;
     std::ostream &err;
+    qemu::Driver driver; // every decision is the driver's
 };
+
+// virsh looks a domain up before acting on it and reports an unknown one
+// on two lines ("error: failed to get domain 'x'", then libvirt's error).
+qemu::DomainInfo lookupDomain(Context &ctx, const std::string &name);
 
 // An error virsh reports itself (bad usage, an interface missing from the
 // domain XML), not one from libvirt: printed as "error: MESSAGE" without a

@@ -24,6 +24,17 @@ std::string Args::option(const std::string &name, const std::string &fallback) c
     return fallback;
 }
 
+qemu::DomainInfo lookupDomain(Context &ctx, const std::string &name)
+{
+    try {
+        return ctx.driver.lookupByName(name);
+    } catch (const Error &e) {
+        if (e.code() == VIR_ERR_NO_DOMAIN)
+            ctx.err << strprintf(_("error: failed to get domain '%s'"), name.c_str()) << "\n";
+        throw;
+    }
+}
+
 namespace {
 
 std::vector<Command> allCommands()
@@ -154,7 +165,8 @@ int main(int argc, char **argv)
         return 1;
     }
     std::vector<std::string> words(argv + i, argv + argc);
-    Context ctx{vd::Paths::fromEnvironment(root), std::cout, std::cerr};
+    vd::Paths paths = vd::Paths::fromEnvironment(root);
+    Context ctx{paths, std::cout, std::cerr, vd::qemu::Driver(paths)};
     try {
         Args args = parseArgs(*it, words);
         int rc = it->run(ctx, args);

@@ -18,6 +18,7 @@
 #include "conf/domain_xml.h"
 #include "qemu/qemu_capabilities.h"
 #include "qemu/qemu_command.h"
+#include "qemu/qemu_domain_lock.h"
 #include "qemu/qemu_monitor.h"
 #include "qemu/qemu_supervisor.h"
 #include "util/virerror.h"
@@ -167,38 +168,6 @@ int allocateDomainId(const Paths &paths)
     return last + 1;
 }
 
-// Held while a domain is being started or cleaned up (or its live XML
-// rewritten), so two commands never work on the same domain's runtime state
-// at once.  The lock file is removed on release: nothing is left behind.
-class DomainLock {
-public:
-    DomainLock(const Paths &paths, const std::string &name)
-        : path_(paths.runDir + "/" + name + ".lock")
-    {
-        makePath(paths.runDir, 0700);
-        // A holder releasing while we wait unlinks the file we then lock: it
-        // is ours only if it is still the file at path_; else retry.
-        for (;;) {
-            UniqueFd fd(::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-            if (!fd || ::flock(fd.get(), LOCK_EX) < 0)
-                raiseSystem(errno, strprintf(_("cannot lock '%s'"), path_.c_str()));
-            struct stat held, named;
-            if (::fstat(fd.get(), &held) == 0 && ::stat(path_.c_str(), &named) == 0 &&
-                held.st_dev == named.st_dev && held.st_ino == named.st_ino) {
-                fd_ = std::move(fd);
-                return;
-            }
-        }
-    }
-    ~DomainLock() { ::unlink(path_.c_str()); }
-    DomainLock(const DomainLock &) = delete;
-    DomainLock &operator=(const DomainLock &) = delete;
-
-private:
-    std::string path_;
-    UniqueFd fd_;
-};
-
 struct StateFile {
     pid_t supervisorPid = -1;
     pid_t qemuPid = -1;
@@ -320,8 +289,15 @@ std::vector<JsonValue> startupCommands(const conf::DomainDef &def)
 
 int startDomain(const Paths &paths, conf::DomainDef &def, const StartOptions &opts)
 {
-    PhaseTimer timer(opts.phases);
     DomainLock lock(paths, def.name);
+    return startDomain(paths, def, opts, lock);
+}
+
+int startDomain(const Paths &paths, conf::DomainDef &def, const StartOptions &opts,
+                const DomainLock &held)
+{
+    (void)held;
+    PhaseTimer timer(opts.phases);
     if (auto st = readStateFile(paths, def.name)) {
         if (supervisorAlive(*st, def.name))
             throw Error(VIR_ERR_OPERATION_INVALID, _("domain is already running"), VIR_FROM_QEMU);
@@ -456,8 +432,22 @@ std::optional<RunningDomain> findRunningDomain(const Paths &paths, const std::st
     if (!supervisorAlive(*st, name)) {
         DomainLock lock(paths, name);
         // Re-check under the lock: another command may have cleaned up.
-        if (auto again = readStateFile(paths, name); again && !supervisorAlive(*again, name))
-            cleanupStale(paths, name, *again);
+        return findRunningDomain(paths, name, lock);
+    }
+    return readRunningDomain(paths, name, *st);
+}
+
+std::optional<RunningDomain> findRunningDomain(const Paths &paths, const std::string &name,
+                                               const DomainLock &held)
+{
+    (void)held;
+    if (!conf::isValidDomainName(name))
+        return std::nullopt;
+    auto st = readStateFile(paths, name);
+    if (!st)
+        return std::nullopt;
+    if (!supervisorAlive(*st, name)) {
+        cleanupStale(paths, name, *st);
         return std::nullopt;
     }
     return readRunningDomain(paths, name, *st);

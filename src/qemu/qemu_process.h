@@ -31,6 +31,7 @@
 namespace vd::qemu {
 
 class Supervisor;
+class DomainLock;
 
 struct RunningDomain {
     std::string name;
@@ -55,11 +56,18 @@ struct StartOptions {
 // left behind: no device, process, runtime file or reserved name.  Returns
 // the domain id.  `def` is updated to the live definition.
 int startDomain(const Paths &paths, conf::DomainDef &def, const StartOptions &opts);
+// The same for a caller that already holds the domain's lock (see
+// qemu_domain_lock.h), e.g. to check the definition and start atomically.
+int startDomain(const Paths &paths, conf::DomainDef &def, const StartOptions &opts,
+                const DomainLock &held);
 
 // The running domain of that name, or nullopt.  A domain whose supervisor
 // died is cleaned up (QEMU killed, devices deleted, names released) and
 // reported as not running.
 std::optional<RunningDomain> findRunningDomain(const Paths &paths, const std::string &name);
+// The same for a caller holding the domain's lock.
+std::optional<RunningDomain> findRunningDomain(const Paths &paths, const std::string &name,
+                                               const DomainLock &held);
 // All running domains (after stale cleanup), sorted by name.
 std::vector<RunningDomain> runningDomains(const Paths &paths);
 
