@@ -84,9 +84,11 @@ void nodeGetInfo(RemoteCall &call)
 
 } // namespace
 
-RemoteProgram::RemoteProgram(Paths paths) : paths_(std::move(paths))
+RemoteProgram::RemoteProgram(Paths paths)
+    : paths_(std::move(paths)), driver_(std::make_unique<qemu::Driver>(paths_))
 {
     registerConnectProcedures();
+    registerDomainProcedures();
 }
 
 RemoteProgram::~RemoteProgram() = default;

@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 
+#include "qemu/qemu_driver.h"
 #include "remote/remote_protocol.h"
 #include "rpc/virnetserver.h"
 #include "util/virpaths.h"
@@ -61,9 +62,11 @@ public:
 
 private:
     void registerConnectProcedures();
+    void registerDomainProcedures();
     void add(uint32_t proc, Procedure p) { procedures_[proc] = std::move(p); }
 
     Paths paths_;
+    std::unique_ptr<qemu::Driver> driver_;
     std::map<uint32_t, Procedure> procedures_;
 };
 
