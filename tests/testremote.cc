@@ -82,7 +82,7 @@ std::string RemoteServer::uri(bool readOnly) const
 
 RunResult RemoteServer::virsh(const std::vector<std::string> &args, bool readOnly) const
 {
-    std::vector<std::string> argv = {findProgramInPath("virsh"), "-q", "-c", uri(readOnly)};
+    std::vector<std::string> argv = {findProgramInPath("virsh"), "-c", uri(readOnly)};
     argv.insert(argv.end(), args.begin(), args.end());
     // No user configuration (aliases, default URIs) may change what we test.
     return runProgram(argv, {"LIBVIRT_DEFAULT_URI=", "VIRSH_DEFAULT_CONNECT_URI=",
