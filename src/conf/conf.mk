@@ -2,7 +2,6 @@
 noinst_LIBRARIES += src/conf/libvd_conf.a
 src_conf_libvd_conf_a_SOURCES = \
 	src/conf/domain_conf.h src/conf/domain_conf.cc \
-	src/conf/virxml.h src/conf/virxml.cc \
 	src/conf/domain_xml.h src/conf/domain_xml.cc src/conf/domain_format.cc \
 	src/conf/domain_schema.h src/conf/domain_schema.cc \
 	src/conf/domain_validate.h src/conf/domain_validate.cc

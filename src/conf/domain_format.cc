@@ -5,7 +5,7 @@
 
 #include "conf/domain_validate.h"
 #include "conf/domain_xml.h"
-#include "conf/virxml.h"
+#include "util/virxml.h"
 
 namespace vd::conf {
 

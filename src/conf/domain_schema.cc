@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "conf/domain_xml.h"
-#include "conf/virxml.h"
+#include "util/virxml.h"
 #include "util/virerror.h"
 
 namespace vd::conf {

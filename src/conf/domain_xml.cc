@@ -12,7 +12,7 @@
 
 #include "conf/domain_schema.h"
 #include "conf/domain_validate.h"
-#include "conf/virxml.h"
+#include "util/virxml.h"
 #include "util/virerror.h"
 
 namespace vd::conf {

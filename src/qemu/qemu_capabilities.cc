@@ -27,6 +27,7 @@
 #include "util/virerror.h"
 #include "util/virfile.h"
 #include "util/virjson.h"
+#include "util/virxml.h"
 
 namespace vd::qemu {
 
@@ -41,42 +42,9 @@ constexpr std::array<std::string_view, static_cast<size_t>(QemuCapsFlag::Last)> 
 // Bump when the cache format or the probe changes meaning.
 constexpr int cacheFormat = 1;
 
-struct XmlDocFree {
-    void operator()(xmlDoc *d) const { xmlFreeDoc(d); }
-};
-using XmlDocPtr = std::unique_ptr<xmlDoc, XmlDocFree>;
-
-std::string xmlProp(xmlNode *node, const char *name)
+std::string attrOf(const xmlNode *node, const char *name)
 {
-    xmlChar *v = xmlGetProp(node, reinterpret_cast<const xmlChar *>(name));
-    if (!v)
-        return {};
-    std::string out(reinterpret_cast<const char *>(v));
-    xmlFree(v);
-    return out;
-}
-
-bool nodeIs(xmlNode *node, const char *name)
-{
-    return node->type == XML_ELEMENT_NODE &&
-           std::strcmp(reinterpret_cast<const char *>(node->name), name) == 0;
-}
-
-// Minimal XML attribute escaping for the values we write ourselves.
-std::string xmlEscape(std::string_view s)
-{
-    std::string out;
-    for (char c : s) {
-        switch (c) {
-        case '&': out += "&amp;"; break;
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '\'': out += "&apos;"; break;
-        case '"': out += "&quot;"; break;
-        default: out += c;
-        }
-    }
-    return out;
+    return xml::prop(node, name).value_or("");
 }
 
 unsigned long long parseULL(const std::string &s, const std::string &what)
@@ -126,71 +94,71 @@ std::string QemuCaps::defaultMachine() const
 std::string QemuCaps::toXML() const
 {
     std::string x = strprintf("<qemuCaps format='%d'>\n", cacheFormat);
-    x += "  <emulator path='" + xmlEscape(binary) + "' size='" + std::to_string(binarySize) +
+    x += "  <emulator path='" + xml::escape(binary) + "' size='" + std::to_string(binarySize) +
          "' mtimeNs='" + std::to_string(binaryMtimeNs) + "' vdVersion='" PACKAGE_VERSION "'/>\n";
-    x += "  <version value='" + versionString() + "' package='" + xmlEscape(package) + "'/>\n";
-    x += "  <arch name='" + xmlEscape(arch) + "'/>\n";
+    x += "  <version value='" + versionString() + "' package='" + xml::escape(package) + "'/>\n";
+    x += "  <arch name='" + xml::escape(arch) + "'/>\n";
     for (auto f : flags)
         x += "  <flag name='" + std::string(toString(f)) + "'/>\n";
     for (const auto &m : machines) {
-        x += "  <machine name='" + xmlEscape(m.name) + "'";
+        x += "  <machine name='" + xml::escape(m.name) + "'";
         if (!m.alias.empty())
-            x += " alias='" + xmlEscape(m.alias) + "'";
+            x += " alias='" + xml::escape(m.alias) + "'";
         if (m.isDefault)
             x += " default='yes'";
         x += "/>\n";
     }
     for (const auto &n : netdevTypes)
-        x += "  <netdev name='" + xmlEscape(n) + "'/>\n";
+        x += "  <netdev name='" + xml::escape(n) + "'/>\n";
     for (const auto &d : deviceTypes)
-        x += "  <device name='" + xmlEscape(d) + "'/>\n";
+        x += "  <device name='" + xml::escape(d) + "'/>\n";
     x += "</qemuCaps>\n";
     return x;
 }
 
 QemuCaps QemuCaps::fromXML(const std::string &xml, const std::string &what)
 {
-    XmlDocPtr doc(xmlReadMemory(xml.data(), static_cast<int>(xml.size()), what.c_str(), nullptr,
+    xml::DocPtr doc(xmlReadMemory(xml.data(), static_cast<int>(xml.size()), what.c_str(), nullptr,
                                 XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_NOERROR |
                                     XML_PARSE_NOWARNING));
     xmlNode *root = doc ? xmlDocGetRootElement(doc.get()) : nullptr;
-    if (!root || !nodeIs(root, "qemuCaps"))
+    if (!root || xml::name(root) != "qemuCaps")
         raiseInternal(strprintf(_("malformed QEMU capabilities in %s: no <qemuCaps> root"),
                                 what.c_str()));
-    if (xmlProp(root, "format") != std::to_string(cacheFormat))
+    if (attrOf(root, "format") != std::to_string(cacheFormat))
         raiseInternal(strprintf(_("malformed QEMU capabilities in %s: unknown format '%s'"),
-                                what.c_str(), xmlProp(root, "format").c_str()));
+                                what.c_str(), attrOf(root, "format").c_str()));
     QemuCaps caps;
-    for (xmlNode *n = root->children; n; n = n->next) {
-        if (nodeIs(n, "emulator")) {
-            caps.binary = xmlProp(n, "path");
-            caps.binarySize = parseULL(xmlProp(n, "size"), what);
-            caps.binaryMtimeNs = static_cast<long long>(parseULL(xmlProp(n, "mtimeNs"), what));
-        } else if (nodeIs(n, "version")) {
+    for (xmlNode *n : xml::children(root)) {
+        if (xml::name(n) == "emulator") {
+            caps.binary = attrOf(n, "path");
+            caps.binarySize = parseULL(attrOf(n, "size"), what);
+            caps.binaryMtimeNs = static_cast<long long>(parseULL(attrOf(n, "mtimeNs"), what));
+        } else if (xml::name(n) == "version") {
             unsigned a = 0, b = 0, c = 0;
-            std::string v = xmlProp(n, "value");
+            std::string v = attrOf(n, "value");
             if (std::sscanf(v.c_str(), "%u.%u.%u", &a, &b, &c) != 3)
                 raiseInternal(strprintf(_("malformed QEMU capabilities in %s: bad version '%s'"),
                                         what.c_str(), v.c_str()));
             caps.version = a * 1000000 + b * 1000 + c;
-            caps.package = xmlProp(n, "package");
-        } else if (nodeIs(n, "arch")) {
-            caps.arch = xmlProp(n, "name");
-        } else if (nodeIs(n, "flag")) {
-            std::string name = xmlProp(n, "name");
+            caps.package = attrOf(n, "package");
+        } else if (xml::name(n) == "arch") {
+            caps.arch = attrOf(n, "name");
+        } else if (xml::name(n) == "flag") {
+            std::string name = attrOf(n, "name");
             auto f = qemuCapsFlagFromString(name);
             // Unknown flags come from a newer format: treat the entry as stale.
             if (!f)
                 raiseInternal(strprintf(_("malformed QEMU capabilities in %s: unknown flag '%s'"),
                                         what.c_str(), name.c_str()));
             caps.flags.insert(*f);
-        } else if (nodeIs(n, "machine")) {
+        } else if (xml::name(n) == "machine") {
             caps.machines.push_back(
-                {xmlProp(n, "name"), xmlProp(n, "alias"), xmlProp(n, "default") == "yes"});
-        } else if (nodeIs(n, "netdev")) {
-            caps.netdevTypes.insert(xmlProp(n, "name"));
-        } else if (nodeIs(n, "device")) {
-            caps.deviceTypes.insert(xmlProp(n, "name"));
+                {attrOf(n, "name"), attrOf(n, "alias"), attrOf(n, "default") == "yes"});
+        } else if (xml::name(n) == "netdev") {
+            caps.netdevTypes.insert(attrOf(n, "name"));
+        } else if (xml::name(n) == "device") {
+            caps.deviceTypes.insert(attrOf(n, "name"));
         }
     }
     if (caps.version == 0)

@@ -14,7 +14,7 @@
 #include "conf/domain_store.h"
 #include "conf/domain_validate.h"
 #include "conf/domain_xml.h"
-#include "conf/virxml.h"
+#include "util/virxml.h"
 #include "qemu/qemu_capabilities.h"
 #include "qemu/qemu_command.h"
 #include "qemu/qemu_domain_lock.h"

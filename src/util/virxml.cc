@@ -1,6 +1,6 @@
 #include <config.h>
 
-#include "conf/virxml.h"
+#include "util/virxml.h"
 
 #include <cerrno>
 #include <climits>
