@@ -35,7 +35,7 @@ void assertServerHealthy(const RemoteServer &srv)
 {
     auto r = srv.virsh({"hostname"});
     CPPUNIT_ASSERT_EQUAL_MESSAGE(r.err, 0, r.status);
-    CPPUNIT_ASSERT_EQUAL(vd::hostName() + "\n", r.out);
+    CPPUNIT_ASSERT_EQUAL(vd::hostName() + "\n\n", r.out);
 }
 
 vd::rpc::WireError expectError(RawClient &c, uint32_t serial)
@@ -70,7 +70,7 @@ public:
         RemoteServer srv(ns.name(), root.path());
         auto uri = srv.virsh({"uri"});
         CPPUNIT_ASSERT_EQUAL_MESSAGE(uri.err, 0, uri.status);
-        CPPUNIT_ASSERT_EQUAL(srv.uri() + "\n", uri.out);
+        CPPUNIT_ASSERT_EQUAL(srv.uri() + "\n\n", uri.out);
         assertServerHealthy(srv);
         auto version = srv.virsh({"version"});
         CPPUNIT_ASSERT_EQUAL_MESSAGE(version.err, 0, version.status);
@@ -248,7 +248,7 @@ public:
         for (auto &r : runs) {
             auto res = r.get();
             CPPUNIT_ASSERT_EQUAL_MESSAGE(res.err, 0, res.status);
-            CPPUNIT_ASSERT_EQUAL(vd::hostName() + "\n", res.out);
+            CPPUNIT_ASSERT_EQUAL(vd::hostName() + "\n\n", res.out);
         }
         // 50 raw connections open at the same time, answered in any order.
         std::vector<std::unique_ptr<RawClient>> clients;
