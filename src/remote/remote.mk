@@ -4,4 +4,5 @@ src_remote_libvd_remote_a_SOURCES = \
 	src/remote/remote_protocol.h src/remote/remote_protocol.cc \
 	src/remote/remote_daemon_dispatch.h src/remote/remote_daemon_dispatch.cc \
 	src/remote/remote_dispatch_domain.cc \
+	src/remote/remote_dispatch_event.cc \
 	src/remote/remote_daemon.h src/remote/remote_daemon.cc
