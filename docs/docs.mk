@@ -1,4 +1,4 @@
 ## docs: RelaxNG schemas (installed) and documentation
 dist_schema_DATA += docs/schemas/domain.rng
 EXTRA_DIST += examples/direct-bridge.xml examples/direct-multi.xml
-EXTRA_DIST += docs/domain-xml.md
+EXTRA_DIST += docs/domain-xml.md docs/remote.md
