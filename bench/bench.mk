@@ -9,7 +9,8 @@ bench_netdevbench_LDADD = src/util/libvd_util.a $(VD_LIBS)
 bench: bench/netdevbench tools/virt-direct
 	$(top_builddir)/bench/netdevbench $(BENCH_ARGS)
 	$(abs_top_srcdir)/bench/domainbench.sh $(abs_top_builddir) $(DOMAIN_BENCH_ARGS)
-EXTRA_DIST += bench/domainbench.sh
+	$(abs_top_srcdir)/bench/rpcbench.sh $(abs_top_builddir) $(RPC_BENCH_ARGS)
+EXTRA_DIST += bench/domainbench.sh bench/rpcbench.sh
 
 # `make soak` (root, long): 1,000 start/destroy cycles of a 10-NIC domain and
 # 100 concurrent start/destroy pairs in a private network namespace, then
