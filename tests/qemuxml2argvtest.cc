@@ -26,6 +26,7 @@
 #include "qemu/qemu_capabilities.h"
 #include "qemu/qemu_command.h"
 #include "qemu/qemu_domain_address.h"
+#include "qemu/qemu_validate.h"
 #include "testcommand.h"
 #include "testutils.h"
 #include "util/virerror.h"
@@ -993,8 +994,8 @@ void runXml2Argv(const Xml2ArgvCase &c)
     std::string out;
     bool failed = false;
     try {
-        auto def = conf::parseAndValidateDomainXML(test::readText(dir + c.name + ".xml"),
-                                                   conf::PARSE_INACTIVE, false);
+        auto def = parseDomainXMLForQemu(test::readText(dir + c.name + ".xml"),
+                                         conf::PARSE_INACTIVE, false);
         // kvmUsable=true: golden files must not depend on this host's KVM.
         out = domainDefToNative(*def, vd::Paths::forRoot(""), caps, c.vhost, true, true);
     } catch (const vd::Error &e) {

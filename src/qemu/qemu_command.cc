@@ -14,6 +14,7 @@
 #include "conf/domain_xml.h"
 #include "qemu/qemu_alias.h"
 #include "qemu/qemu_domain_address.h"
+#include "qemu/qemu_validate.h"
 #include "util/virerror.h"
 #include "util/virfile.h"
 #include "util/virjson.h"
@@ -898,7 +899,7 @@ std::vector<std::string> buildCommandLine(DomainDef &def, const QemuCaps &caps,
 // command line is complete.
 static std::unique_ptr<DomainDef> parseForNative(const std::string &xml)
 {
-    auto def = conf::parseAndValidateDomainXML(xml, conf::PARSE_INACTIVE, false);
+    auto def = parseDomainXMLForQemu(xml, conf::PARSE_INACTIVE, false);
     conf::assignMacAddresses(*def, {});
     return def;
 }

@@ -17,6 +17,7 @@
 #include "qemu/qemu_command.h"
 #include "qemu/qemu_domain_lock.h"
 #include "qemu/qemu_process.h"
+#include "qemu/qemu_validate.h"
 #include "util/virerror.h"
 #include "util/virfile.h"
 
@@ -207,7 +208,7 @@ void adoptOrCheckIdentity(const Paths &paths, DomainDef &def, const DomainLock &
 
 std::unique_ptr<DomainDef> parseUserXML(const std::string &xml)
 {
-    auto def = conf::parseAndValidateDomainXML(xml, conf::PARSE_INACTIVE, true);
+    auto def = parseDomainXMLForQemu(xml, conf::PARSE_INACTIVE, true);
     conf::checkDomainName(def->name);
     return def;
 }
@@ -239,7 +240,7 @@ Driver::Driver(Paths paths, DriverOptions options)
 
 void Driver::validateXML(const std::string &xml) const
 {
-    conf::parseAndValidateDomainXML(xml, conf::PARSE_INACTIVE, true);
+    parseDomainXMLForQemu(xml, conf::PARSE_INACTIVE, true);
 }
 
 DomainInfo Driver::defineXML(const std::string &xml, unsigned flags)
@@ -415,6 +416,8 @@ DomainInfo Driver::start(const std::string &name, const StartParams &params)
     // Loaded under the lock: an undefine or redefine cannot slip in between.
     auto def = DomainStore(paths_).loadConfig(name);
     conf::validateDomainDef(*def);
+    postParseDomainForQemu(*def);
+    validateDomainForQemu(*def);
     startDomain(paths_, *def, startOptions(options_, params), lock);
     return infoJustStarted(*def, true);
 }
