@@ -26,6 +26,7 @@
 #include "qemu/qemu_capabilities.h"
 #include "qemu/qemu_command.h"
 #include "qemu/qemu_domain_address.h"
+#include "qemu/qemu_driver.h"
 #include "qemu/qemu_validate.h"
 #include "testcommand.h"
 #include "testutils.h"
@@ -1023,7 +1024,7 @@ void runDomxmlToNativeHost()
     TempDir tmp;
     Paths paths = Paths::forRoot(tmp.path() + "/root");
     std::string xml = test::readText(test::srcDir() + "/qemuxml2argvdata/net-direct-basic.xml");
-    std::string out = domainXMLToNative(xml, paths);
+    std::string out = Driver(paths).toNative("qemu-argv", xml);
     CPPUNIT_ASSERT(out.find("# net0: macvtap on eth0, mode bridge, tap fd 3") == 0);
     CPPUNIT_ASSERT(out.find("\n/usr/bin/qemu-system-x86_64 -name guest=QEMUGuest1 ") !=
                    std::string::npos);

@@ -16,6 +16,7 @@
 #include "qemu/qemu_capabilities.h"
 #include "qemu/qemu_command.h"
 #include "qemu/qemu_domain_lock.h"
+#include "qemu/qemu_host.h"
 #include "qemu/qemu_process.h"
 #include "qemu/qemu_validate.h"
 #include "util/virerror.h"
@@ -450,7 +451,14 @@ bool Driver::getLink(const std::string &name, const std::string &iface) const
 std::string Driver::toNative(const std::string &format, const std::string &xml) const
 {
     checkNativeFormat(format);
-    return domainXMLToNative(xml, paths_);
+    // Like libvirt, a NIC without <mac> gets a generated one, so the
+    // printed command line is complete.
+    auto def = parseDomainXMLForQemu(xml, conf::PARSE_INACTIVE, false);
+    conf::assignMacAddresses(*def, {});
+    QemuCapsCache cache(paths_);
+    QemuCaps caps = cache.get(findEmulator(def->emulator, def->os.arch));
+    // What start would run on this host: vhost-net and KVM as found here.
+    return domainDefToNative(*def, paths_, caps, hostVhostNetAvailable(), hostKvmUsable());
 }
 
 int superviseMain()
