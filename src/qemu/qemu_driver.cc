@@ -169,10 +169,17 @@ const conf::NetDef *findNet(const DomainDef &def, const std::string &iface)
                 VIR_FROM_QEMU);
 }
 
+// Held by define while it checks that a UUID is free and stores it, so two
+// defines of different names with one UUID cannot both succeed.  Taken
+// before any domain lock (never while holding one): no lock-order cycle.
+// No domain can be called this (names cannot start with '.').
+constexpr const char *identityLockName = ".identity";
+
 // libvirt's rule (virDomainObjListAdd): a UUID belongs to one name.  A
 // domain of another name with this UUID, stored or running, refuses it.
 // Checked before taking `def`'s lock: holding one domain's lock while
-// reading another's state could deadlock with the mirror-image call.
+// reading another's state (stale cleanup takes that one's lock) could
+// deadlock with the mirror-image call.
 void checkUuidFree(const Paths &paths, const DomainDef &def)
 {
     if (def.uuidGenerated)
@@ -248,6 +255,7 @@ DomainInfo Driver::defineXML(const std::string &xml, unsigned flags)
 {
     checkFlags(flags, VIR_DOMAIN_DEFINE_VALIDATE, __func__);
     auto def = parseUserXML(xml);
+    DomainLock identity(paths_, identityLockName);
     checkUuidFree(paths_, *def);
 
     DomainLock lock(paths_, def->name);
