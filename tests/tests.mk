@@ -17,6 +17,7 @@ include tests/util-tests.mk
 include tests/conf-tests.mk
 include tests/qemu-tests.mk
 include tests/tools-tests.mk
+include tests/rpc-tests.mk
 
 TESTS_ENVIRONMENT_VD = \
 	VD_TEST_SRCDIR="$(abs_top_srcdir)/tests" \

@@ -76,5 +76,6 @@ void reportFailureAs(Context &ctx, const std::string &virshLine, F &&operation)
 std::vector<Command> configCommands();
 std::vector<Command> nativeCommands();
 std::vector<Command> domainCommands();
+std::vector<Command> serveCommands();
 
 } // namespace vd::tools

@@ -44,6 +44,8 @@ std::vector<Command> allCommands()
         all.push_back(std::move(c));
     for (auto &c : nativeCommands())
         all.push_back(std::move(c));
+    for (auto &c : serveCommands())
+        all.push_back(std::move(c));
     return all;
 }
 

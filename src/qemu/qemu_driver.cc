@@ -8,11 +8,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <fstream>
 #include <sstream>
 
 #include "conf/domain_store.h"
 #include "conf/domain_validate.h"
 #include "conf/domain_xml.h"
+#include "util/virxml.h"
 #include "qemu/qemu_capabilities.h"
 #include "qemu/qemu_command.h"
 #include "qemu/qemu_domain_lock.h"
@@ -446,6 +448,77 @@ void Driver::shutdown(const std::string &name, unsigned flags)
 void Driver::setLink(const std::string &name, const std::string &iface, bool up)
 {
     setInterfaceLink(paths_, name, iface, up);
+}
+
+namespace {
+
+// One counter from /sys/class/net/DEV/statistics, -1 when unreadable.
+long long netdevCounter(const std::string &dev, const char *counter)
+{
+    std::ifstream in("/sys/class/net/" + dev + "/statistics/" + counter);
+    long long v = -1;
+    if (!(in >> v))
+        return -1;
+    return v;
+}
+
+} // namespace
+
+InterfaceStats Driver::interfaceStats(const std::string &name, const std::string &iface) const
+{
+    auto rd = findRunningDomain(paths_, name);
+    if (!rd) {
+        DomainStore(paths_).loadConfig(name); // VIR_ERR_NO_DOMAIN when unknown
+        throw Error(VIR_ERR_OPERATION_INVALID, _("domain is not running"), VIR_FROM_QEMU);
+    }
+    const conf::NetDef *net = findNet(*rd->live, iface);
+    if (!net || net->ifname.empty())
+        throw Error(VIR_ERR_INVALID_ARG,
+                    strprintf(_("invalid path, '%s' is not a known interface"), iface.c_str()),
+                    VIR_FROM_QEMU);
+    if (netdevCounter(net->ifname, "rx_bytes") < 0)
+        throw SystemError(errno ? errno : ENODEV,
+                          strprintf(_("cannot read statistics of interface '%s'"),
+                                    net->ifname.c_str()),
+                          VIR_FROM_QEMU);
+    InterfaceStats st;
+    st.rxBytes = netdevCounter(net->ifname, "rx_bytes");
+    st.rxPackets = netdevCounter(net->ifname, "rx_packets");
+    st.rxErrs = netdevCounter(net->ifname, "rx_errors");
+    st.rxDrop = netdevCounter(net->ifname, "rx_dropped");
+    st.txBytes = netdevCounter(net->ifname, "tx_bytes");
+    st.txPackets = netdevCounter(net->ifname, "tx_packets");
+    st.txErrs = netdevCounter(net->ifname, "tx_errors");
+    st.txDrop = netdevCounter(net->ifname, "tx_dropped");
+    return st;
+}
+
+void Driver::updateDevice(const std::string &name, const std::string &deviceXML,
+                          unsigned flags)
+{
+    checkFlags(flags, VIR_DOMAIN_AFFECT_LIVE, __func__);
+    auto doc = xml::parseDocument(deviceXML, "(device_definition)");
+    const xmlNode *root = xmlDocGetRootElement(doc.get());
+    if (!root || xml::name(root) != "interface")
+        throw Error(VIR_ERR_OPERATION_UNSUPPORTED,
+                    strprintf(_("live update of device '%s' is not supported"),
+                              root ? std::string(xml::name(root)).c_str() : ""),
+                    VIR_FROM_QEMU);
+    std::string iface;
+    bool up = true;
+    for (const xmlNode *child : xml::children(root)) {
+        if (xml::name(child) == "mac")
+            iface = xml::requiredProp(child, "address");
+        else if (xml::name(child) == "target" && iface.empty())
+            iface = xml::prop(child, "dev").value_or("");
+        else if (xml::name(child) == "link")
+            up = xml::prop(child, "state").value_or("up") != "down";
+    }
+    if (iface.empty() || !findInterface(name, iface))
+        throw Error(VIR_ERR_OPERATION_FAILED,
+                    strprintf(_("no device matching MAC address %s found"), iface.c_str()),
+                    VIR_FROM_QEMU);
+    setLink(name, iface, up);
 }
 
 bool Driver::getLink(const std::string &name, const std::string &iface) const

@@ -61,6 +61,12 @@ struct InterfaceInfo {
     bool linkUp = true;
 };
 
+// virDomainInterfaceStats: the counters of one guest NIC (-1 = unknown).
+struct InterfaceStats {
+    long long rxBytes = -1, rxPackets = -1, rxErrs = -1, rxDrop = -1;
+    long long txBytes = -1, txPackets = -1, txErrs = -1, txDrop = -1;
+};
+
 // Reports each start phase and its duration (start --verbose).
 using StartPhaseReporter = std::function<void(const std::string &phase, double seconds)>;
 
@@ -121,10 +127,23 @@ public:
     // ACPI power button.
     void shutdown(const std::string &name, unsigned flags = 0);
 
+    // Traffic counters of the running domain's NIC `iface` (host device
+    // name or MAC), as its macvtap counts them: a macvtap shares the guest's
+    // view, so rx is what the guest received (libvirt does not swap them
+    // for direct interfaces either).
+    InterfaceStats interfaceStats(const std::string &name, const std::string &iface) const;
+
     // --- NIC link state (QMP set_link) ----------------------------------
     void setLink(const std::string &name, const std::string &iface, bool up);
     // VIR_ERR_INVALID_ARG when the domain has no such NIC.
     bool getLink(const std::string &name, const std::string &iface) const;
+
+    // virDomainUpdateDeviceFlags.  Today only an <interface> whose link
+    // state (<link state='up|down'/>) is to change, on the running domain
+    // (flags: VIR_DOMAIN_AFFECT_CURRENT/LIVE) -- what virsh domif-setlink
+    // sends.  The NIC is found by its MAC, else its target dev.
+    void updateDevice(const std::string &name, const std::string &deviceXML,
+                      unsigned flags = 0);
 
     // --- Native formats ------------------------------------------------
     // The QEMU command line start would run (format "qemu-argv" only).

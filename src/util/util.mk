@@ -10,7 +10,8 @@ src_util_libvd_util_a_SOURCES = \
 	src/util/virmacaddr.h src/util/virmacaddr.cc \
 	src/util/virnetdevmacvlanmode.h \
 	src/util/virpaths.h src/util/virpaths.cc \
-	src/util/virxml.h src/util/virxml.cc
+	src/util/virxml.h src/util/virxml.cc \
+	src/util/virhostinfo.h src/util/virhostinfo.cc
 src_util_libvd_util_a_SOURCES += \
 	src/util/virbitmap.h src/util/virbitmap.cc \
 	src/util/virnetlink.h src/util/virnetlink.cc \

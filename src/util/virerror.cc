@@ -66,6 +66,12 @@ std::string errorPrefixFormat(virErrorNumber code)
         return _("this function is not supported by the connection driver: %s");
     case VIR_ERR_ARGUMENT_UNSUPPORTED:
         return _("argument unsupported: %s");
+    case VIR_ERR_OPERATION_DENIED:
+        return _("operation forbidden: %s");
+    case VIR_ERR_NO_CONNECT:
+        return _("no connection driver available for %s");
+    case VIR_ERR_NO_NETWORK:
+        return _("Network not found: %s");
     case VIR_ERR_NO_MEMORY:
         return _("out of memory%s");
     case VIR_ERR_SYSTEM_ERROR:
