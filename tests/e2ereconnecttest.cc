@@ -25,6 +25,7 @@
 #include <thread>
 
 #include "qemu/qemu_monitor.h"
+#include "testcommand.h"
 #include "testutils.h"
 #include "util/vircommand.h"
 #include "util/virerror.h"
@@ -147,12 +148,7 @@ public:
             vd::test::skip("VD_SKIP_E2E is set");
         if (!vd::test::isRoot())
             vd::test::skip("needs root (network namespaces)");
-        std::string qemuBin;
-        try {
-            qemuBin = vd::findProgramInPath("qemu-system-x86_64");
-        } catch (const vd::Error &) {
-            vd::test::skip("qemu-system-x86_64 is not installed");
-        }
+        std::string qemuBin = vd::test::hostQemu();
         auto kit = Command("sh", {vd::test::srcDir() + "/guest/build-guest.sh", guestCache()})
                        .run(seconds(600));
         if (kit.status.exited() && kit.status.exitCode() == 77)

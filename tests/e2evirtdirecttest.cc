@@ -115,8 +115,7 @@ public:
             vd::test::skip("VD_SKIP_E2E is set");
         if (!vd::test::isRoot())
             vd::test::skip("needs root (network namespaces)");
-        if (::access("/usr/bin/qemu-system-x86_64", X_OK) != 0)
-            vd::test::skip("qemu-system-x86_64 is not installed");
+        qemu_ = vd::test::hostQemu();
         if (!guestKitProblem().empty())
             vd::test::skip(guestKitProblem());
         ns_ = std::make_unique<vd::test::TestNetns>();
@@ -195,7 +194,7 @@ public:
                           "  </os>\n"
                           "  <on_reboot>destroy</on_reboot>\n"
                           "  <devices>\n"
-                          "    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n";
+                          "    <emulator>" + qemu_ + "</emulator>\n";
         for (const auto &n : nics) {
             xml += "    <interface type='direct'>\n"
                    "      <mac address='" + n.mac + "'/>\n"
@@ -221,7 +220,7 @@ public:
     {
         for (size_t k = 0; k < nics.size(); ++k) {
             std::string log = root_->path() + "/udp" + std::to_string(k) + ".out";
-            vd::Command c("/usr/sbin/ip", {"netns", "exec", ns_->name(), guestCache() + "/udptool",
+            vd::Command c(IP_PATH, {"netns", "exec", ns_->name(), guestCache() + "/udptool",
                                            "recv", nics[k].peerIp, std::to_string(kPort), "600"});
             c.setLogFile(log);
             listeners_.push_back(std::make_unique<vd::Child>(c.spawn()));
@@ -507,6 +506,7 @@ public:
 
 private:
     std::unique_ptr<vd::test::TestNetns> ns_;
+    std::string qemu_; // the host QEMU, as test::hostQemu() finds it
     std::unique_ptr<vd::test::TempDir> root_;
     std::vector<std::unique_ptr<vd::Child>> listeners_;
     std::vector<std::string> started_;

@@ -20,15 +20,15 @@ using namespace vd::qemu;
 
 namespace {
 
-const char *const realQemu = "/usr/bin/qemu-system-x86_64";
-
 using vd::test::TempDir;
 
-void requireQemu()
-{
-    if (access(realQemu, X_OK) != 0)
-        test::skip("no qemu-system-x86_64 installed");
-}
+// The device types virt-direct asks the capabilities about: the -device
+// types of the NIC models it accepts, and pci-bridge for address assignment.
+// Whatever else the host's QEMU offers depends on optional packages
+// (qemu-system-gui adds virtio-gpu-gl-device, ...) and is not compared.
+const char *const devicesVirtDirectUses[] = {"virtio-net-pci", "e1000",    "e1000e",
+                                             "rtl8139",        "ne2k_pci", "pcnet",
+                                             "vmxnet3",        "pci-bridge"};
 
 } // namespace
 
@@ -46,7 +46,7 @@ class QemuCapabilitiesTest : public CppUnit::TestFixture {
 public:
     void testProbe()
     {
-        requireQemu();
+        const std::string realQemu = test::hostQemu();
         QemuCaps caps = probeQemuCaps(realQemu);
         CPPUNIT_ASSERT(caps.version >= 7002000);
         for (auto f : {QemuCapsFlag::Qmp, QemuCapsFlag::Netdev, QemuCapsFlag::NetdevJson,
@@ -60,12 +60,14 @@ public:
         CPPUNIT_ASSERT(caps.findMachine("pc"));
         CPPUNIT_ASSERT(caps.findMachine("q35"));
         CPPUNIT_ASSERT_EQUAL(std::string("pc"), caps.defaultMachine());
-        // The fixture for 7.2 came from this probe: same devices and flags.
+        // The fixture for 7.2 came from this probe: same flags, and the same
+        // answer for every device type virt-direct relies on.
         QemuCaps fixture = QemuCaps::fromFile(test::srcDir() +
                                               "/qemucapabilitiesdata/qemu_7.2.0.x86_64.xml");
         if (caps.version / 1000 == 7002) {
             CPPUNIT_ASSERT(fixture.flags == caps.flags);
-            CPPUNIT_ASSERT(fixture.deviceTypes == caps.deviceTypes);
+            for (const char *d : devicesVirtDirectUses)
+                CPPUNIT_ASSERT_EQUAL_MESSAGE(d, fixture.hasDevice(d), caps.hasDevice(d));
         }
     }
 
@@ -75,7 +77,7 @@ public:
     // capabilities ("no virtio-net-pci") were cached for good.
     void testProbeWithStdioClosed()
     {
-        requireQemu();
+        const std::string realQemu = test::hostQemu();
         std::fflush(nullptr);
         pid_t pid = fork();
         if (pid == 0) {
@@ -98,7 +100,7 @@ public:
 
     void testCache()
     {
-        requireQemu();
+        const std::string realQemu = test::hostQemu();
         TempDir tmp;
         // A wrapper script stands in for the binary so the test can change
         // its mtime without touching the real QEMU.
@@ -206,8 +208,8 @@ public:
     {
         CPPUNIT_ASSERT_THROW(findEmulator("relative/qemu", "x86_64"), vd::Error);
         CPPUNIT_ASSERT_THROW(findEmulator("", "no-such-arch-xyz"), vd::Error);
-        requireQemu();
-        CPPUNIT_ASSERT_EQUAL(std::string(realQemu), findEmulator(realQemu, "x86_64"));
+        const std::string realQemu = test::hostQemu();
+        CPPUNIT_ASSERT_EQUAL(realQemu, findEmulator(realQemu, "x86_64"));
     }
 };
 

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "qemu/qemu_monitor.h"
+#include "testcommand.h"
 #include "testutils.h"
 #include "util/vircommand.h"
 #include "util/virerror.h"
@@ -30,14 +31,7 @@ using vd::qemu::MonitorError;
 
 namespace {
 
-std::string qemuBinary()
-{
-    try {
-        return vd::findProgramInPath("qemu-system-x86_64");
-    } catch (const vd::Error &) {
-        vd::test::skip("qemu-system-x86_64 is not installed");
-    }
-}
+std::string qemuBinary() { return vd::test::hostQemu(); }
 
 // A QEMU process with no guest running (-S, no devices unless asked),
 // monitored through a listening socket it inherits as fd 3.
@@ -289,15 +283,14 @@ public:
 
     void testConnectGivesUpWhenDead()
     {
-        auto t0 = steady_clock::now();
         std::string err = errorText(
             [] { Monitor::connect("/nonexistent/vd.sock", seconds(30), [] { return false; }); },
             VIR_ERR_OPERATION_FAILED);
-        CPPUNIT_ASSERT(steady_clock::now() - t0 < seconds(1));
+        // This error (not a timeout) shows it gave up as soon as QEMU was gone.
         CPPUNIT_ASSERT_EQUAL(std::string("operation failed: QEMU exited while connecting to "
                                          "its monitor"),
                              err);
-        t0 = steady_clock::now();
+        auto t0 = steady_clock::now();
         errorText([] { Monitor::connect("/nonexistent/vd.sock", milliseconds(100)); },
                   VIR_ERR_SYSTEM_ERROR);
         CPPUNIT_ASSERT(steady_clock::now() - t0 >= milliseconds(90));

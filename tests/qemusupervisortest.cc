@@ -19,6 +19,7 @@
 
 #include "qemu/qemu_monitor.h"
 #include "qemu/qemu_supervisor.h"
+#include "testcommand.h"
 #include "testutils.h"
 #include "util/vircommand.h"
 #include "util/virerror.h"
@@ -79,11 +80,7 @@ class Domain {
 public:
     explicit Domain(std::vector<std::string> extraArgs = {})
     {
-        try {
-            qemu_ = vd::findProgramInPath("qemu-system-x86_64");
-        } catch (const vd::Error &) {
-            vd::test::skip("qemu-system-x86_64 is not installed");
-        }
+        qemu_ = vd::test::hostQemu();
         helper_ = vd::test::buildDir() + "/tests/vdsupervisorhelper";
         if (!exists(helper_))
             vd::test::skip("tests/vdsupervisorhelper was not built");
@@ -370,16 +367,15 @@ public:
         // QEMU without a monitor: the supervisor would wait 20 s for it.
         Domain d;
         d.cfg.argv.resize(d.cfg.argv.size() - 4);
-        auto t0 = steady_clock::now();
         try {
             d.launch({}, milliseconds(500));
             CPPUNIT_FAIL("expected a timeout");
         } catch (const vd::Error &e) {
             CPPUNIT_ASSERT_EQUAL(VIR_ERR_OPERATION_TIMEOUT, e.code());
         }
-        // The CLI's give-up cancelled the start: QEMU stopped, teardown ran,
-        // nothing left - well before the monitor timeout.
-        CPPUNIT_ASSERT(steady_clock::now() - t0 < seconds(10));
+        // The CLI's give-up cancelled the start (the log says so; the
+        // monitor timeout would say otherwise): QEMU stopped, teardown ran,
+        // nothing left.
         CPPUNIT_ASSERT_MESSAGE(d.supervisorLog(), exists(d.marker()));
         CPPUNIT_ASSERT(d.supervisorLog().find("was cancelled") != std::string::npos);
         CPPUNIT_ASSERT(!exists(d.cfg.stateFile));

@@ -11,12 +11,25 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "qemu/qemu_capabilities.h"
 #include "testutils.h"
+#include "util/virerror.h"
 #include "util/virfile.h"
 
 extern char **environ;
 
 namespace vd::test {
+
+std::string hostQemu()
+{
+    if (unitOnly())
+        skip("needs QEMU (not run by make check-unit)");
+    try {
+        return qemu::findEmulator("", "x86_64");
+    } catch (const vd::Error &) {
+        skip("no qemu-system-x86_64 in $PATH");
+    }
+}
 
 RunResult runProgram(const std::vector<std::string> &argv, const std::vector<std::string> &env)
 {
@@ -87,7 +100,7 @@ RunResult runVirtDirect(const std::string &netns, const std::string &root,
 {
     std::vector<std::string> argv;
     if (!netns.empty())
-        argv = {"/usr/sbin/ip", "netns", "exec", netns};
+        argv = {IP_PATH, "netns", "exec", netns};
     argv.push_back(buildDir() + "/tools/virt-direct");
     argv.push_back("--root");
     argv.push_back(root);

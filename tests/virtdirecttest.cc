@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <sstream>
 
 #include "testcommand.h"
 #include "testutils.h"
@@ -22,6 +24,7 @@ class VirtDirectConfigTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testDefineKeepsIdentity);
     CPPUNIT_TEST(testFailedDefineLeavesNothing);
     CPPUNIT_TEST(testUndefine);
+    CPPUNIT_TEST(testManPageCoversEveryCommand);
     CPPUNIT_TEST(testUnknownDomain);
     CPPUNIT_TEST(testUsageErrors);
     CPPUNIT_TEST(testLinkErrors);
@@ -188,10 +191,48 @@ public:
 
     // domif-getlink/-setlink report like virsh (which looks the interface
     // up in the domain XML itself).
+    // docs/virt-direct.1 has a ".SS NAME" subsection for every command the
+    // help lists, mentioning each of its --options.
+    void testManPageCoversEveryCommand()
+    {
+        std::string man = vd::test::readText(vd::test::srcDir() + "/../docs/virt-direct.1");
+        auto help = vd({"--help"});
+        CPPUNIT_ASSERT_EQUAL(0, help.status);
+        std::istringstream lines(help.out.substr(help.out.find("Commands:")));
+        std::string line;
+        std::getline(lines, line);
+        unsigned commands = 0;
+        while (std::getline(lines, line)) {
+            // "  SYNOPSIS   help"; a long synopsis puts the help on an
+            // indented line of its own.
+            if (line.size() < 3 || line.compare(0, 2, "  ") != 0 || line[2] == ' ')
+                continue;
+            std::istringstream words(line.substr(2, line.find("  ", 2) - 2));
+            std::string name, word;
+            if (!(words >> name))
+                continue;
+            ++commands;
+            size_t at = man.find("\n.SS " + name + "\n");
+            CPPUNIT_ASSERT_MESSAGE("no '.SS " + name + "' in docs/virt-direct.1",
+                                   at != std::string::npos);
+            size_t end = std::min(man.find("\n.SS ", at + 1), man.find("\n.SH ", at + 1));
+            std::string section = man.substr(at, end - at);
+            while (words >> word) {
+                size_t dash = word.find("--");
+                if (dash == std::string::npos)
+                    continue;
+                std::string opt = word.substr(dash + 2);
+                opt = opt.substr(0, opt.find_first_not_of("abcdefghijklmnopqrstuvwxyz-"));
+                CPPUNIT_ASSERT_MESSAGE("docs/virt-direct.1 does not describe " + name + " --" + opt,
+                                       section.find("\\-\\-" + opt) != std::string::npos);
+            }
+        }
+        CPPUNIT_ASSERT(commands >= 10);
+    }
+
     void testLinkErrors()
     {
-        if (::access("/usr/bin/qemu-system-x86_64", X_OK) != 0)
-            vd::test::skip("qemu-system-x86_64 is not installed");
+        vd::test::hostQemu(); // define probes the emulator
         CPPUNIT_ASSERT_EQUAL(0, vd({"define", data("guest1.xml")}).status);
         auto r = vd({"domif-getlink", "guest1", "52:54:00:aa:bb:02"});
         CPPUNIT_ASSERT_EQUAL_MESSAGE(r.err, std::string("52:54:00:aa:bb:02 up\n"), r.out);
@@ -219,8 +260,7 @@ public:
 
     void testDomxmlToNative()
     {
-        if (::access("/usr/bin/qemu-system-x86_64", X_OK) != 0)
-            vd::test::skip("qemu-system-x86_64 is not installed");
+        vd::test::hostQemu(); // the command line starts with the probed emulator
         auto r = vd({"domxml-to-native", "qemu-argv", data("guest1.xml")});
         CPPUNIT_ASSERT_EQUAL_MESSAGE(r.err, 0, r.status);
         // Source and mode are shown, the fds are the ones start would use,
