@@ -19,6 +19,7 @@
 #include "qemu/qemu_capabilities.h"
 #include "qemu/qemu_command.h"
 #include "qemu/qemu_domain_lock.h"
+#include "qemu/qemu_host.h"
 #include "qemu/qemu_monitor.h"
 #include "qemu/qemu_supervisor.h"
 #include "util/virerror.h"
