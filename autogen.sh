@@ -11,6 +11,7 @@ if [ "$1" = "--install-deps" ]; then
         g++ make autoconf automake autopoint gettext pkg-config \
         libxml2-dev libxml2-utils libnl-3-dev libnl-route-3-dev libcppunit-dev \
         libvirt-dev iproute2 qemu-system-x86 busybox-static cpio kmod bc xz-utils zstd \
+        libvirt-clients python3-libvirt systemd \
         ca-certificates clang libclang-rt-14-dev clang-format >/dev/null
 fi
 autoreconf -fi

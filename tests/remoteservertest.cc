@@ -9,6 +9,9 @@
 #include <cppunit/extensions/HelperMacros.h>
 
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
 
 #include <future>
 #include <string>
@@ -20,6 +23,8 @@
 #include "testnetns.h"
 #include "testremote.h"
 #include "testutils.h"
+#include "util/vircommand.h"
+#include "util/virerror.h"
 #include "util/virerror.h"
 #include "util/virhostinfo.h"
 
@@ -60,6 +65,7 @@ class RemoteServerTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testMalformedArguments);
     CPPUNIT_TEST(testManyClients);
     CPPUNIT_TEST(testSecondServerRefused);
+    CPPUNIT_TEST(testSocketActivation);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -260,6 +266,48 @@ public:
             c->call(Remote, vd::remote::ProcConnectGetHostname);
         for (auto &c : clients)
             CPPUNIT_ASSERT_EQUAL(0u, c->receive().header.status);
+    }
+
+    // Sockets passed by systemd (LISTEN_FDS, LISTEN_FDNAMES): the server
+    // serves them instead of creating its own, and tells the read-only one
+    // by its name.
+    void testSocketActivation()
+    {
+        vd::test::TestNetns ns(false);
+        vd::test::TempDir root;
+        std::string activate;
+        try {
+            activate = vd::findProgramInPath("systemd-socket-activate");
+        } catch (const vd::Error &) {
+            vd::test::skip("no systemd-socket-activate");
+        }
+        std::string rw = root.path() + "/act-sock", ro = root.path() + "/act-sock-ro";
+        vd::Command cmd(vd::findProgramInPath("ip"),
+                        {"netns", "exec", ns.name(), activate, "-l", rw, "-l", ro,
+                         "--fdname=libvirt-sock:libvirt-sock-ro",
+                         vd::test::buildDir() + "/tools/virt-direct", "--root", root.path(),
+                         "serve"});
+        cmd.setLogFile(root.path() + "/activate.log");
+        vd::Child child = cmd.spawn();
+        child.setTerminateGrace(std::chrono::seconds(10));
+        std::string uri = "virt-direct+unix:///system?socket=" + rw;
+        std::string roUri = "virt-direct+unix:///system?socket=" + ro;
+        vd::test::RunResult r;
+        for (int i = 0; i < 200; ++i) {
+            r = vd::test::runProgram({vd::findProgramInPath("virsh"), "-c", uri, "hostname"});
+            if (r.status == 0)
+                break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(r.err, 0, r.status);
+        CPPUNIT_ASSERT_EQUAL(vd::hostName() + "\n\n", r.out);
+        // It made no sockets of its own.
+        CPPUNIT_ASSERT(access((root.path() + "/run/libvirt-sock").c_str(), F_OK) != 0);
+        r = vd::test::runProgram({vd::findProgramInPath("virsh"), "-c", roUri, "define",
+                                  "/dev/null"});
+        CPPUNIT_ASSERT_EQUAL(1, r.status);
+        CPPUNIT_ASSERT(r.err.find("read only access prevents virDomainDefineXML") !=
+                       std::string::npos);
     }
 
     void testSecondServerRefused()

@@ -9,6 +9,8 @@
 #include <cppunit/extensions/HelperMacros.h>
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -16,7 +18,9 @@
 #include "testnetns.h"
 #include "testremote.h"
 #include "testutils.h"
+#include "util/vircommand.h"
 #include "util/virerror.h"
+#include "util/virfile.h"
 
 using vd::test::RawClient;
 using vd::test::RemoteServer;
@@ -64,6 +68,7 @@ class RemoteVirshTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testReadOnlySocket);
     CPPUNIT_TEST(testLongStartDoesNotBlockLookups);
     CPPUNIT_TEST(testPythonClient);
+    CPPUNIT_TEST(testVirshEvents);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -261,6 +266,57 @@ public:
         CPPUNIT_ASSERT_EQUAL(startSerial, second.header.serial);
         CPPUNIT_ASSERT_EQUAL(0u, second.header.status);
         assertOk(srv.cli({"destroy", "big"}), "destroy big");
+    }
+
+    // `virsh event --loop` sees every life-cycle change, whoever made it.
+    void testVirshEvents()
+    {
+        vd::test::TestNetns ns;
+        vd::test::TempDir root;
+        RemoteServer srv(ns.name(), root.path());
+        std::string log = root.path() + "/events.txt";
+        vd::Command cmd(vd::findProgramInPath("virsh"),
+                        {"-c", srv.uri(), "event", "--loop", "--event", "lifecycle"});
+        cmd.setLogFile(log);
+        vd::Child watcher = cmd.spawn();
+        auto logText = [&] {
+            try {
+                return vd::test::readText(log);
+            } catch (...) {
+                return std::string();
+            }
+        };
+        auto waitFor = [&](const std::string &line) {
+            for (int i = 0; i < 3000 && !contains(logText(), line); ++i)
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            CPPUNIT_ASSERT_MESSAGE(line + " missing in:\n" + logText(), contains(logText(), line));
+        };
+        // Once a definition shows up, virsh is listening.
+        std::string probe = root.path() + "/probe.xml";
+        std::string xml = vd::test::readText(dataFile("guest.xml"));
+        xml.replace(xml.find("rg1"), 3, "probe");
+        xml.erase(xml.find("<mac"), xml.find("/>", xml.find("<mac")) + 2 - xml.find("<mac"));
+        vd::writeFileAtomic(probe, xml);
+        for (int i = 0; i < 500 && !contains(logText(), "'probe': Defined Added"); ++i) {
+            srv.cli({"define", probe});
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            srv.cli({"undefine", "probe"});
+        }
+        assertOk(srv.virsh({"define", dataFile("guest.xml")}), "define");
+        assertOk(srv.virsh({"start", "rg1"}), "start");
+        assertOk(srv.virsh({"destroy", "rg1"}), "destroy");
+        assertOk(srv.cli({"start", "rg1"}), "CLI start");
+        assertOk(srv.cli({"destroy", "rg1"}), "CLI destroy");
+        assertOk(srv.virsh({"undefine", "rg1"}), "undefine");
+        waitFor("event 'lifecycle' for domain 'rg1': Undefined Removed\n");
+        std::string text = logText();
+        std::string expected = "event 'lifecycle' for domain 'rg1': Defined Added\n"
+                               "event 'lifecycle' for domain 'rg1': Started Booted\n"
+                               "event 'lifecycle' for domain 'rg1': Stopped Destroyed\n"
+                               "event 'lifecycle' for domain 'rg1': Started Booted\n"
+                               "event 'lifecycle' for domain 'rg1': Stopped Shutdown\n"
+                               "event 'lifecycle' for domain 'rg1': Undefined Removed\n";
+        CPPUNIT_ASSERT_EQUAL(expected, text.substr(text.find("event 'lifecycle' for domain 'rg1'")));
     }
 
     void testPythonClient()

@@ -12,3 +12,6 @@ src_qemu_libvd_qemu_a_SOURCES = \
 src_qemu_libvd_qemu_a_SOURCES += \
 	src/qemu/qemu_monitor.h src/qemu/qemu_monitor.cc \
 	src/qemu/qemu_supervisor.h src/qemu/qemu_supervisor.cc
+## Life-cycle events from the state directories (for the remote server).
+src_qemu_libvd_qemu_a_SOURCES += \
+	src/qemu/qemu_domain_event.h src/qemu/qemu_domain_event.cc

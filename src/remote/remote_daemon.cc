@@ -60,11 +60,11 @@ void serveOn(const Paths &paths, const ServeOptions &options, const rpc::ReadyFn
 
     std::vector<std::unique_ptr<SocketFile>> created;
     std::vector<rpc::InheritedSocket> inherited = rpc::takeSystemdSockets();
+    makePath(socketDir(paths), 0755); // also holds the pid file
     if (!inherited.empty()) {
         for (auto &s : inherited)
             server.addListener(std::move(s.fd), isReadOnlySocket(s));
     } else {
-        makePath(socketDir(paths), 0755);
         std::string rw = readWriteSocketPath(paths), ro = readOnlySocketPath(paths);
         server.addListener(rpc::Server::listenUnix(rw, config.allowedGroup ? 0660 : 0600,
                                                    config.allowedGroup),

@@ -89,9 +89,13 @@ RemoteProgram::RemoteProgram(Paths paths)
 {
     registerConnectProcedures();
     registerDomainProcedures();
+    registerEventProcedures();
 }
 
-RemoteProgram::~RemoteProgram() = default;
+RemoteProgram::~RemoteProgram()
+{
+    events_.reset(); // its thread calls publish(): stop it first
+}
 
 void RemoteProgram::registerConnectProcedures()
 {
@@ -166,7 +170,8 @@ std::string RemoteProgram::dispatch(const std::shared_ptr<rpc::ServerClient> &cl
 
 void RemoteProgram::clientClosed(rpc::ServerClient &client)
 {
-    (void)client;
+    std::lock_guard lock(eventMutex_);
+    listeners_.erase(client.id());
 }
 
 } // namespace vd::remote

@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 
+#include "qemu/qemu_domain_event.h"
 #include "qemu/qemu_driver.h"
 #include "remote/remote_protocol.h"
 #include "rpc/virnetserver.h"
@@ -63,11 +64,28 @@ public:
 private:
     void registerConnectProcedures();
     void registerDomainProcedures();
+    void registerEventProcedures();
+    void publish(const qemu::DomainEvent &event);
+    // Tell the event watcher why `name` is about to stop.
+    void expectStop(const std::string &name, int detail);
+    // After a change made through us: report its events now.
+    void syncEvents();
+
+public:
+    // Start watching for domain events once a client first asks for them.
+    void ensureEventWatcher();
+
+private:
     void add(uint32_t proc, Procedure p) { procedures_[proc] = std::move(p); }
 
     Paths paths_;
     std::unique_ptr<qemu::Driver> driver_;
     std::map<uint32_t, Procedure> procedures_;
+
+    std::mutex eventMutex_;
+    std::unique_ptr<qemu::DomainEventWatcher> events_;
+    // Clients with registered callbacks, by client id.
+    std::map<uint64_t, std::weak_ptr<rpc::ServerClient>> listeners_;
 };
 
 // One call in progress: the client, its state, the decoder over the

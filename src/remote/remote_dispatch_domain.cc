@@ -103,8 +103,18 @@ void RemoteProgram::registerDomainProcedures()
     auto ro = [this](uint32_t proc, std::function<void(RemoteCall &)> fn) {
         add(proc, {std::move(fn), true});
     };
+    // A change made through us: its events go out before the reply.
     auto rw = [this](uint32_t proc, std::function<void(RemoteCall &)> fn) {
-        add(proc, {std::move(fn), false});
+        add(proc, {[this, fn = std::move(fn)](RemoteCall &c) {
+                       try {
+                           fn(c);
+                       } catch (...) {
+                           syncEvents();
+                           throw;
+                       }
+                       syncEvents();
+                   },
+                   false});
     };
 
     ro(ProcDomainLookupByName,
@@ -195,10 +205,16 @@ void RemoteProgram::registerDomainProcedures()
         params.flags = c.args.getU32();
         putDomain(c.ret, wire(d.createXML(xml, params)));
     });
-    rw(ProcDomainDestroy, [&d](RemoteCall &c) { d.destroy(domainArg(c)); });
-    rw(ProcDomainDestroyFlags, [&d](RemoteCall &c) {
+    rw(ProcDomainDestroy, [this, &d](RemoteCall &c) {
         std::string name = domainArg(c);
-        d.destroy(name, c.args.getU32());
+        expectStop(name, VIR_DOMAIN_EVENT_STOPPED_DESTROYED);
+        d.destroy(name);
+    });
+    rw(ProcDomainDestroyFlags, [this, &d](RemoteCall &c) {
+        std::string name = domainArg(c);
+        unsigned flags = c.args.getU32();
+        expectStop(name, VIR_DOMAIN_EVENT_STOPPED_DESTROYED);
+        d.destroy(name, flags);
     });
     rw(ProcDomainShutdown, [&d](RemoteCall &c) { d.shutdown(domainArg(c)); });
     rw(ProcDomainShutdownFlags, [&d](RemoteCall &c) {

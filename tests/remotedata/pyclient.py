@@ -2,13 +2,26 @@
 # orchestrator makes.  Usage: pyclient.py URI DOMAIN_XML_FILE
 import re
 import sys
+import threading
+import time
 
 import libvirt
 
 uri, xml_path = sys.argv[1], sys.argv[2]
 libvirt.registerErrorHandler(lambda ctx, err: None, None)  # no stderr noise
 
+libvirt.virEventRegisterDefaultImpl()  # before open: events need the loop
 conn = libvirt.open(uri)
+events = []
+def lifecycle(conn, dom, event, detail, opaque):
+    events.append((dom.name(), event, detail))
+callback = conn.domainEventRegisterAny(None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                       lifecycle, None)
+running = True
+def loop():
+    while running:
+        libvirt.virEventRunDefaultImpl()
+threading.Thread(target=loop, daemon=True).start()
 print("type:", conn.getType())
 print("lib version:", conn.getLibVersion())
 print("alive:", conn.isAlive(), "secure:", conn.isSecure())
@@ -52,4 +65,15 @@ dom.destroy()
 print("destroyed: state", dom.state(), "active", dom.isActive())
 dom.undefine()
 print("domains after:", [d.name() for d in conn.listAllDomains()])
+
+# defined, started, stopped (destroyed), undefined -- in that order.
+deadline = time.time() + 60
+while len(events) < 4 and time.time() < deadline:
+    time.sleep(0.05)
+names = {libvirt.VIR_DOMAIN_EVENT_DEFINED: "defined", libvirt.VIR_DOMAIN_EVENT_UNDEFINED: "undefined",
+         libvirt.VIR_DOMAIN_EVENT_STARTED: "started", libvirt.VIR_DOMAIN_EVENT_STOPPED: "stopped"}
+for name, event, detail in events:
+    print("event:", name, names.get(event, event), detail)
+conn.domainEventDeregisterAny(callback)
+running = False
 conn.close()
