@@ -31,7 +31,7 @@
 
 #include "util/virerror.h"
 #include "util/virnetdevmacvtap.h"
-#include "util/virnetns.h"
+#include "virnetns.h"
 #include "util/virthread.h"
 
 using namespace vd;

@@ -68,13 +68,22 @@ cgroup_controllers = [ ]
 namespaces = [ ]
 stdio_handler = "file"
 CONF
+# libvirtd resolves its QEMU user (libvirt-qemu) before reading qemu.conf:
+# give it one in private copies of passwd/group rather than on the host.
+cp /etc/passwd "$root/lv/passwd"; cp /etc/group "$root/lv/group"
+grep -q '^libvirt-qemu:' "$root/lv/passwd" ||
+    echo 'libvirt-qemu:x:64055:64055::/var/lib/libvirt:/usr/sbin/nologin' >> "$root/lv/passwd"
+grep -q '^libvirt-qemu:' "$root/lv/group" || echo 'libvirt-qemu:x:64055:' >> "$root/lv/group"
 ip netns exec "$ns" unshare --mount --propagation private bash -c "
+    mount --bind '$root/lv/passwd' /etc/passwd && mount --bind '$root/lv/group' /etc/group &&
     mount -t tmpfs tmpfs /run && mount -t tmpfs tmpfs /var/lib &&
     mount -t tmpfs tmpfs /var/cache && mount -t tmpfs tmpfs /var/log &&
     mount --bind '$root/lv/etc' /etc/libvirt &&
     exec libvirtd --config '$root/lv/etc/libvirtd.conf'" > "$root/lv/out.log" 2>&1 &
 lvpid=$!
 wait_socket "$root/lv/sock/libvirt-sock" "$root/lv/out.log"
+for _ in $(seq 1 100); do vsh "$LV_URI" uri >/dev/null 2>&1 && break; sleep 0.2; done
+vsh "$LV_URI" uri >/dev/null || { echo "libvirtd did not come up:" >&2; tail "$root/lv/out.log" >&2; exit 1; }
 
 # --- virt-direct serve --------------------------------------------------
 mkdir -p "$root/vd"

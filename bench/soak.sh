@@ -114,7 +114,7 @@ fds=0
 for p in /proc/[0-9]*; do
     pid=${p#/proc/}
     [ "$pid" = $$ ] && continue
-    if tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -q -- "$root"; then
+    if tr '\0' ' ' 2>/dev/null < "$p/cmdline" | grep -q -- "$root"; then
         procs=$((procs + 1))
         echo "soak: left process $pid: $(tr '\0' ' ' < "$p/cmdline")"
     fi

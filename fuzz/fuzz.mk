@@ -5,6 +5,9 @@
 FUZZ_TARGETS = fuzz/fuzz_domainxml fuzz/fuzz_json fuzz/fuzz_namesfile \
 	fuzz/fuzz_capscache fuzz/fuzz_netlink
 FUZZ_SECONDS = 60
+# Extra libFuzzer flags, e.g. FUZZ_FLAGS=-seed=1 (what .ci/run uses, so that a
+# CI run is reproducible).
+FUZZ_FLAGS =
 
 EXTRA_DIST += fuzz/run-fuzzers fuzz/corpus fuzz/README.md fuzz/make-netlink-seeds.cc \
 	fuzz/fuzz_domainxml.cc fuzz/fuzz_json.cc fuzz/fuzz_namesfile.cc \
@@ -32,7 +35,8 @@ fuzz_fuzz_netlink_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK)
 
 fuzz-targets: $(FUZZ_TARGETS)
 fuzz-run: fuzz-targets
-	$(srcdir)/fuzz/run-fuzzers $(abs_top_srcdir) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+	FUZZ_FLAGS="$(FUZZ_FLAGS)" $(srcdir)/fuzz/run-fuzzers $(abs_top_srcdir) $(FUZZ_SECONDS) \
+		$(FUZZ_TARGETS)
 endif
 .PHONY: fuzz-targets fuzz-run
 
@@ -44,5 +48,6 @@ fuzz:
 	$(AM_V_at)mkdir -p fuzz-build/obj
 	$(AM_V_at)cd fuzz-build/obj && { test -f Makefile || \
 		../src/configure CXX=clang++ --enable-fuzzing --disable-werror >configure.log; }
-	$(AM_V_at)$(MAKE) -C fuzz-build/obj fuzz-run FUZZ_SECONDS=$(FUZZ_SECONDS)
+	$(AM_V_at)$(MAKE) -C fuzz-build/obj fuzz-run FUZZ_SECONDS=$(FUZZ_SECONDS) \
+		FUZZ_FLAGS="$(FUZZ_FLAGS)"
 .PHONY: fuzz

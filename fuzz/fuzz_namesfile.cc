@@ -24,9 +24,14 @@ namespace {
 std::string scratchDir()
 {
     static std::string dir = [] {
-        char tmpl[] = "/tmp/vd-fuzz-names-XXXXXX";
+        static char tmpl[] = "/tmp/vd-fuzz-names-XXXXXX";
         if (!::mkdtemp(tmpl))
             std::abort();
+        std::atexit([] {
+            for (const char *f : {"/names", "/names.lock", "/names.new"})
+                ::unlink((std::string(tmpl) + f).c_str());
+            ::rmdir(tmpl);
+        });
         return std::string(tmpl);
     }();
     return dir;

@@ -1,7 +1,8 @@
 // Schema and validation tests.
 //
 // tests/domainschemadata/NAME.xml is run through the define pipeline
-// (validateDomainSchema, then parse + validateDomainDef).  With NAME.err the
+// (validateDomainSchema, then parse + validateDomainDef, then the QEMU
+// driver's post-parse and validation).  With NAME.err the
 // pipeline must fail with exactly that text (the schema directory shown as
 // @SCHEMADIR@); without it the file must pass.
 //
@@ -12,6 +13,7 @@
 #include "conf/domain_schema.h"
 #include "conf/domain_validate.h"
 #include "conf/domain_xml.h"
+#include "qemu/qemu_validate.h"
 #include "testutils.h"
 #include "util/virerror.h"
 
@@ -39,6 +41,8 @@ void runPipeline(const std::string &xml)
     validateDomainSchema(xml);
     auto def = parseDomainXML(xml, PARSE_INACTIVE);
     validateDomainDef(*def);
+    vd::qemu::postParseDomainForQemu(*def);
+    vd::qemu::validateDomainForQemu(*def);
 }
 
 void runSchemaCase(const std::string &input)

@@ -10,6 +10,7 @@
 #include "conf/domain_schema.h"
 #include "conf/domain_validate.h"
 #include "conf/domain_xml.h"
+#include "qemu/qemu_validate.h"
 #include "testutils.h"
 #include "util/virerror.h"
 
@@ -43,14 +44,17 @@ void runCase(const std::string &input)
     std::string base = input.substr(0, input.size() - 4);
     std::string xml = vd::test::readText(input);
 
+    // Through the QEMU driver's post-parse, like libvirt's qemuxml2xml.
     auto inactive = parseDomainXML(xml, PARSE_INACTIVE);
     validateDomainDef(*inactive);
+    vd::qemu::postParseDomainForQemu(*inactive);
     std::string inactiveOut = formatDomainXML(*inactive, FORMAT_INACTIVE);
     vd::test::checkGolden(base + "-out.xml", inactiveOut);
     checkFixedPoint(inactiveOut, PARSE_INACTIVE, FORMAT_INACTIVE, "inactive");
 
     auto live = parseDomainXML(xml, PARSE_LIVE);
     validateDomainDef(*live);
+    vd::qemu::postParseDomainForQemu(*live);
     std::string liveOut = formatDomainXML(*live, 0);
     std::string liveGolden = base + "-live-out.xml";
     if (liveOut != inactiveOut) {

@@ -30,7 +30,7 @@
 #include "util/vircommand.h"
 #include "util/virerror.h"
 #include "util/virfile.h"
-#include "util/virnetns.h"
+#include "virnetns.h"
 
 using namespace std::chrono;
 using vd::Command;

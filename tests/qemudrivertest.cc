@@ -84,6 +84,7 @@ class QemuDriverTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testInterfaces);
     CPPUNIT_TEST(testValidateAndNative);
     CPPUNIT_TEST(testParallelDefinesThreads);
+    CPPUNIT_TEST(testParallelDefinesOneUuid);
     CPPUNIT_TEST(testParallelDefinesProcesses);
     CPPUNIT_TEST(testLifeCycle);
     CPPUNIT_TEST_SUITE_END();
@@ -290,6 +291,30 @@ public:
         CPPUNIT_ASSERT_EQUAL(n - 1, refused.load());
         CPPUNIT_ASSERT_EQUAL(0, other.load());
         CPPUNIT_ASSERT_EQUAL(winner, vd::conf::uuidToString(driver_->lookupByName("race").uuid));
+    }
+
+    // Ten concurrent defines of different names with one UUID: one wins.
+    void testParallelDefinesOneUuid()
+    {
+        const int n = 10;
+        std::atomic<int> ok{0}, refused{0};
+        std::vector<std::thread> threads;
+        for (int i = 0; i < n; ++i)
+            threads.emplace_back([&, i] {
+                try {
+                    driver_->defineXML(domainXML("d" + std::to_string(i), uuidA));
+                    ++ok;
+                } catch (const vd::Error &e) {
+                    if (e.code() == VIR_ERR_OPERATION_FAILED)
+                        ++refused;
+                }
+            });
+        for (auto &t : threads)
+            t.join();
+        CPPUNIT_ASSERT_EQUAL(1, ok.load());
+        CPPUNIT_ASSERT_EQUAL(n - 1, refused.load());
+        CPPUNIT_ASSERT_EQUAL(size_t(1), driver_->listDomains().size());
+        CPPUNIT_ASSERT(!std::filesystem::exists(root_->path() + "/run/qemu/.identity.lock"));
     }
 
     // The same with ten virt-direct processes.

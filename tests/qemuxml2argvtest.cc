@@ -26,6 +26,8 @@
 #include "qemu/qemu_capabilities.h"
 #include "qemu/qemu_command.h"
 #include "qemu/qemu_domain_address.h"
+#include "qemu/qemu_driver.h"
+#include "qemu/qemu_validate.h"
 #include "testcommand.h"
 #include "testutils.h"
 #include "util/virerror.h"
@@ -990,8 +992,8 @@ void runXml2Argv(const Xml2ArgvCase &c)
     std::string out;
     bool failed = false;
     try {
-        auto def = conf::parseAndValidateDomainXML(test::readText(dir + c.name + ".xml"),
-                                                   conf::PARSE_INACTIVE, false);
+        auto def = parseDomainXMLForQemu(test::readText(dir + c.name + ".xml"),
+                                         conf::PARSE_INACTIVE, false);
         // kvmUsable=true: golden files must not depend on this host's KVM.
         out = domainDefToNative(*def, vd::Paths::forRoot(""), caps, c.vhost, true, true);
     } catch (const vd::Error &e) {
@@ -1020,7 +1022,7 @@ void runDomxmlToNativeHost()
     Paths paths = Paths::forRoot(tmp.path() + "/root");
     std::string xml = test::readText(test::srcDir() + "/qemuxml2argvdata/net-direct-basic.xml");
     xml.replace(xml.find(fixtureEmulator), std::string(fixtureEmulator).size(), realQemu);
-    std::string out = domainXMLToNative(xml, paths);
+    std::string out = Driver(paths).toNative("qemu-argv", xml);
     CPPUNIT_ASSERT(out.find("# net0: macvtap on eth0, mode bridge, tap fd 3") == 0);
     CPPUNIT_ASSERT(out.find("\n" + realQemu + " -name guest=QEMUGuest1 ") != std::string::npos);
     CPPUNIT_ASSERT(out.find(" -netdev '{\"type\":\"tap\",\"fd\":\"3\",") != std::string::npos);

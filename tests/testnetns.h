@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "util/virnetns.h"
+#include "virnetns.h"
 
 namespace vd::test {
 

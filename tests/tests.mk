@@ -6,7 +6,12 @@ tests_vdtest_SOURCES = tests/testmain.cc tests/testutils.h tests/testutils.cc \
 	tests/testcommand.h tests/testcommand.cc
 tests_vdtest_CXXFLAGS = $(AM_CXXFLAGS) $(CPPUNIT_CFLAGS)
 tests_vdtest_LDADD = $(VD_TEST_LIBS) src/util/libvd_util.a $(CPPUNIT_LIBS) $(VD_LIBS)
-VD_TEST_LIBS =
+VD_TEST_LIBS = tests/libvd_testsupport.a
+
+# Test support shared with bench/ and the demo: private network namespaces.
+# Not part of the product (the library never creates namespaces).
+noinst_LIBRARIES += tests/libvd_testsupport.a
+tests_libvd_testsupport_a_SOURCES = tests/virnetns.h tests/virnetns.cc
 
 include tests/util-tests.mk
 include tests/conf-tests.mk

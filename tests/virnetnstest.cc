@@ -8,7 +8,7 @@
 
 #include "testnetns.h"
 #include "testutils.h"
-#include "util/virnetns.h"
+#include "virnetns.h"
 
 namespace {
 

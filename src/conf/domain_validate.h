@@ -14,7 +14,9 @@ namespace vd::conf {
 // Cross-device checks that the schema cannot express: duplicate MACs, target
 // names, aliases or boot orders; queue counts (1-256); MTU range (68-65535);
 // passthrough needing its own source device; PCI address sanity.  Throws
-// vd::Error with a libvirt-like message and virterror code.
+// vd::Error with a libvirt-like message and virterror code.  Rules of one
+// hypervisor (QEMU's machine limits, NIC models) are its driver's:
+// qemu::validateDomainForQemu.
 void validateDomainDef(const DomainDef &def);
 
 // Gives every interface without a MAC a generated 52:54:00:xx:xx:xx address

@@ -811,12 +811,7 @@ void Parser::postParse(DomainDef &def, bool deviceBoot)
         def.os.machine = "pc";
     if (def.os.bootDevs.empty() && !deviceBoot)
         def.os.bootDevs.push_back(BootDevice::Hd);
-    // libvirt's QEMU driver writes its default NIC model for x86 into the
-    // definition; so do we, so both show the same XML and the command line
-    // builder never has to guess.
-    for (auto &n : def.nets)
-        if (n.model.empty())
-            n.model = "rtl8139";
+    // The default NIC model is the QEMU driver's (qemu_validate.h).
 
     // Controllers: implicit pci-root, then bridges get the first free index
     // and their chassis number; keep them sorted by index as libvirt does.

@@ -8,7 +8,9 @@ src_qemu_libvd_qemu_a_SOURCES = \
 	src/qemu/qemu_intent.h src/qemu/qemu_intent.cc \
 	src/qemu/qemu_process.h src/qemu/qemu_process.cc \
 	src/qemu/qemu_domain_lock.h src/qemu/qemu_domain_lock.cc \
-	src/qemu/qemu_driver.h src/qemu/qemu_driver.cc
+	src/qemu/qemu_driver.h src/qemu/qemu_driver.cc \
+	src/qemu/qemu_validate.h src/qemu/qemu_validate.cc \
+	src/qemu/qemu_host.h src/qemu/qemu_host.cc
 ## QMP monitor and per-domain supervision (process helper).
 src_qemu_libvd_qemu_a_SOURCES += \
 	src/qemu/qemu_monitor.h src/qemu/qemu_monitor.cc \

@@ -233,28 +233,6 @@ std::string qmpSocketPath(const vd::Paths &paths, const std::string &domainName)
     return paths.runDir + "/" + domainName + ".qmp";
 }
 
-bool hostVhostNetAvailable()
-{
-    UniqueFd fd(open("/dev/vhost-net", O_RDWR | O_CLOEXEC));
-    return static_cast<bool>(fd);
-}
-
-bool hostKvmUsable()
-{
-    UniqueFd fd(open("/dev/kvm", O_RDWR | O_CLOEXEC));
-    if (!fd)
-        return false;
-    // /dev/kvm may be a paravirtual device that cannot run real guests;
-    // hardware virtualisation shows as vmx (Intel) or svm (AMD).
-    std::string cpuinfo;
-    try {
-        cpuinfo = readFile("/proc/cpuinfo");
-    } catch (const Error &) {
-        return false;
-    }
-    return cpuinfo.find(" vmx") != std::string::npos || cpuinfo.find(" svm") != std::string::npos;
-}
-
 bool netUsesVhost(const NetDef &net, bool vhostAvailable)
 {
     switch (net.driverName) {
@@ -894,34 +872,10 @@ std::vector<std::string> buildCommandLine(DomainDef &def, const QemuCaps &caps,
     return Builder(def, caps, nets, opts, warnings).build();
 }
 
-// Like libvirt, a NIC without <mac> gets a generated one, so the printed
-// command line is complete.
-static std::unique_ptr<DomainDef> parseForNative(const std::string &xml)
-{
-    auto def = conf::parseAndValidateDomainXML(xml, conf::PARSE_INACTIVE, false);
-    conf::assignMacAddresses(*def, {});
-    return def;
-}
-
 void checkNativeFormat(const std::string &format)
 {
     if (format != nativeFormatQemuArgv)
         raiseUnsupported(strprintf(_("Unsupported config type %s"), format.c_str()));
-}
-
-std::string domainXMLToNative(const std::string &xml, const vd::Paths &paths,
-                              const QemuCaps &caps)
-{
-    auto def = parseForNative(xml);
-    return domainDefToNative(*def, paths, caps, hostVhostNetAvailable(), hostKvmUsable());
-}
-
-std::string domainXMLToNative(const std::string &xml, const vd::Paths &paths)
-{
-    auto def = parseForNative(xml);
-    QemuCapsCache cache(paths);
-    QemuCaps caps = cache.get(findEmulator(def->emulator, def->os.arch));
-    return domainDefToNative(*def, paths, caps, hostVhostNetAvailable(), hostKvmUsable());
 }
 
 std::string domainDefToNative(DomainDef def, const vd::Paths &paths, const QemuCaps &caps,

@@ -48,10 +48,6 @@ std::vector<NetFdPlan> planNetFds(const conf::DomainDef &def, const QemuCaps &ca
 // vhost need about 4000, above the usual soft limit of 1024.
 int planFdCeiling(const std::vector<NetFdPlan> &plans);
 
-// Host probes (read-only: they open and close, create nothing).
-bool hostVhostNetAvailable(); // /dev/vhost-net can be opened read-write
-bool hostKvmUsable();         // /dev/kvm opens and the CPU has vmx/svm
-
 struct CommandOptions {
     std::string qmpSocketPath;     // QEMU listens here (server=on,wait=off)
     std::string pidFilePath;       // -pidfile when set
@@ -114,12 +110,7 @@ std::string domainDefToNative(conf::DomainDef def, const vd::Paths &paths, const
 inline constexpr const char *nativeFormatQemuArgv = "qemu-argv";
 void checkNativeFormat(const std::string &format);
 
-// `virt-direct domxml-to-native qemu-argv FILE`: parse (as an inactive
-// definition), probe the emulator through the capability cache of `paths`
-// and print what start would run on this host (vhost and KVM as found
-// here).  The overload with `caps` skips the probe.
-std::string domainXMLToNative(const std::string &xml, const vd::Paths &paths);
-std::string domainXMLToNative(const std::string &xml, const vd::Paths &paths,
-                              const QemuCaps &caps);
+// (Parsing a file and probing the host for domxml-to-native is the
+// driver's: qemu::Driver::toNative.)
 
 } // namespace vd::qemu

@@ -18,7 +18,9 @@
 #include "qemu/qemu_capabilities.h"
 #include "qemu/qemu_command.h"
 #include "qemu/qemu_domain_lock.h"
+#include "qemu/qemu_host.h"
 #include "qemu/qemu_process.h"
+#include "qemu/qemu_validate.h"
 #include "util/virerror.h"
 #include "util/virfile.h"
 
@@ -169,10 +171,17 @@ const conf::NetDef *findNet(const DomainDef &def, const std::string &iface)
                 VIR_FROM_QEMU);
 }
 
+// Held by define while it checks that a UUID is free and stores it, so two
+// defines of different names with one UUID cannot both succeed.  Taken
+// before any domain lock (never while holding one): no lock-order cycle.
+// No domain can be called this (names cannot start with '.').
+constexpr const char *identityLockName = ".identity";
+
 // libvirt's rule (virDomainObjListAdd): a UUID belongs to one name.  A
 // domain of another name with this UUID, stored or running, refuses it.
 // Checked before taking `def`'s lock: holding one domain's lock while
-// reading another's state could deadlock with the mirror-image call.
+// reading another's state (stale cleanup takes that one's lock) could
+// deadlock with the mirror-image call.
 void checkUuidFree(const Paths &paths, const DomainDef &def)
 {
     if (def.uuidGenerated)
@@ -209,7 +218,7 @@ void adoptOrCheckIdentity(const Paths &paths, DomainDef &def, const DomainLock &
 
 std::unique_ptr<DomainDef> parseUserXML(const std::string &xml)
 {
-    auto def = conf::parseAndValidateDomainXML(xml, conf::PARSE_INACTIVE, true);
+    auto def = parseDomainXMLForQemu(xml, conf::PARSE_INACTIVE, true);
     conf::checkDomainName(def->name);
     return def;
 }
@@ -241,13 +250,14 @@ Driver::Driver(Paths paths, DriverOptions options)
 
 void Driver::validateXML(const std::string &xml) const
 {
-    conf::parseAndValidateDomainXML(xml, conf::PARSE_INACTIVE, true);
+    parseDomainXMLForQemu(xml, conf::PARSE_INACTIVE, true);
 }
 
 DomainInfo Driver::defineXML(const std::string &xml, unsigned flags)
 {
     checkFlags(flags, VIR_DOMAIN_DEFINE_VALIDATE, __func__);
     auto def = parseUserXML(xml);
+    DomainLock identity(paths_, identityLockName);
     checkUuidFree(paths_, *def);
 
     DomainLock lock(paths_, def->name);
@@ -417,6 +427,8 @@ DomainInfo Driver::start(const std::string &name, const StartParams &params)
     // Loaded under the lock: an undefine or redefine cannot slip in between.
     auto def = DomainStore(paths_).loadConfig(name);
     conf::validateDomainDef(*def);
+    postParseDomainForQemu(*def);
+    validateDomainForQemu(*def);
     startDomain(paths_, *def, startOptions(options_, params), lock);
     return infoJustStarted(*def, true);
 }
@@ -520,7 +532,14 @@ bool Driver::getLink(const std::string &name, const std::string &iface) const
 std::string Driver::toNative(const std::string &format, const std::string &xml) const
 {
     checkNativeFormat(format);
-    return domainXMLToNative(xml, paths_);
+    // Like libvirt, a NIC without <mac> gets a generated one, so the
+    // printed command line is complete.
+    auto def = parseDomainXMLForQemu(xml, conf::PARSE_INACTIVE, false);
+    conf::assignMacAddresses(*def, {});
+    QemuCapsCache cache(paths_);
+    QemuCaps caps = cache.get(findEmulator(def->emulator, def->os.arch));
+    // What start would run on this host: vhost-net and KVM as found here.
+    return domainDefToNative(*def, paths_, caps, hostVhostNetAvailable(), hostKvmUsable());
 }
 
 int superviseMain()

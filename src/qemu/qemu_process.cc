@@ -21,6 +21,7 @@
 #include "qemu/qemu_intent.h"
 #include "qemu/qemu_command.h"
 #include "qemu/qemu_domain_lock.h"
+#include "qemu/qemu_host.h"
 #include "qemu/qemu_monitor.h"
 #include "qemu/qemu_supervisor.h"
 #include "util/virerror.h"

@@ -19,5 +19,4 @@ src_util_libvd_util_a_SOURCES += \
 	src/util/virnetlink.h src/util/virnetlink.cc \
 	src/util/virnetdevnamepool.h src/util/virnetdevnamepool.cc \
 	src/util/virnetdevmacvtap.h src/util/virnetdevmacvtap.cc \
-	src/util/virthread.h src/util/virthread.cc \
-	src/util/virnetns.h src/util/virnetns.cc
+	src/util/virthread.h src/util/virthread.cc

@@ -1,6 +1,6 @@
 #include <config.h>
 
-#include "util/virnetns.h"
+#include "virnetns.h"
 
 #include <dirent.h>
 #include <fcntl.h>

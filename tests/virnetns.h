@@ -1,4 +1,5 @@
-// Private network namespaces for tests, benchmarks and demos.
+// Private network namespaces for tests, benchmarks and demos (test
+// support: tests/libvd_testsupport.a, not part of the product).
 //
 // NamedNetns creates a uniquely named namespace with `ip netns add` and
 // deletes it again on destruction.  Should the process be killed by
