@@ -22,6 +22,7 @@
 #include "qemu/qemu_process.h"
 #include "qemu/qemu_validate.h"
 #include "util/virerror.h"
+#include "util/virprocess.h"
 #include "util/virfile.h"
 
 namespace vd::qemu {
@@ -75,25 +76,12 @@ private:
 // QEMU's user + system CPU time from /proc/PID/stat (fields 14 and 15).
 std::optional<unsigned long long> processCpuTimeNs(pid_t pid)
 {
-    std::string stat;
-    try {
-        stat = readFile("/proc/" + std::to_string(pid) + "/stat");
-    } catch (const Error &) {
+    // Fields 14 and 15 are elements 11 and 12 (the first is field 3).
+    auto fields = procStatFields(pid);
+    if (!fields || fields->size() < 13)
         return std::nullopt;
-    }
-    // The command name (field 2) may contain spaces: count after its ')'.
-    auto close = stat.rfind(')');
-    if (close == std::string::npos)
-        return std::nullopt;
-    std::istringstream rest(stat.substr(close + 1));
-    std::string field;
-    unsigned long long utime = 0, stime = 0;
-    for (int i = 3; i <= 15 && rest >> field; ++i) {
-        if (i == 14)
-            utime = std::stoull(field);
-        else if (i == 15)
-            stime = std::stoull(field);
-    }
+    unsigned long long utime = std::strtoull((*fields)[11].c_str(), nullptr, 10);
+    unsigned long long stime = std::strtoull((*fields)[12].c_str(), nullptr, 10);
     long ticks = ::sysconf(_SC_CLK_TCK);
     if (ticks <= 0)
         return std::nullopt;

@@ -26,29 +26,32 @@ std::optional<ProcessId> ProcessId::of(pid_t pid)
 {
     if (pid <= 0)
         return std::nullopt;
+    auto fields = procStatFields(pid);
+    // Field 3 is the state, field 22 the start time.
+    if (!fields || fields->size() < 20 || (*fields)[0] == "Z" || (*fields)[0] == "X")
+        return std::nullopt;
+    unsigned long long start = std::strtoull((*fields)[19].c_str(), nullptr, 10);
+    if (!start)
+        return std::nullopt;
+    return ProcessId{pid, start};
+}
+
+std::optional<std::vector<std::string>> procStatFields(pid_t pid)
+{
     std::string stat;
     try {
         stat = readFile("/proc/" + std::to_string(pid) + "/stat");
     } catch (const Error &) {
         return std::nullopt;
     }
-    // "PID (COMM) STATE ..."; COMM may contain anything, so parse from the
-    // last ')'.  After it: state is field 3, start time field 22.
     auto paren = stat.rfind(')');
     if (paren == std::string::npos)
         return std::nullopt;
     std::istringstream in(stat.substr(paren + 1));
-    std::string field;
-    unsigned long long start = 0;
-    for (int n = 3; n <= 22 && in >> field; ++n) {
-        if (n == 3 && (field == "Z" || field == "X"))
-            return std::nullopt;
-        if (n == 22)
-            start = std::strtoull(field.c_str(), nullptr, 10);
-    }
-    if (!start)
-        return std::nullopt;
-    return ProcessId{pid, start};
+    std::vector<std::string> fields;
+    for (std::string field; in >> field;)
+        fields.push_back(field);
+    return fields;
 }
 
 bool ProcessId::alive() const

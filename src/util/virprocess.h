@@ -8,6 +8,8 @@
 #include <sys/types.h>
 
 #include <optional>
+#include <string>
+#include <vector>
 
 namespace vd {
 
@@ -25,5 +27,10 @@ struct ProcessId {
 
     bool operator==(const ProcessId &o) const = default;
 };
+
+// The fields of /proc/PID/stat after the command name: element 0 is field
+// 3 (the state).  The name may contain anything, so parsing starts after
+// its last ')'.  nullopt when the process is gone or the file is odd.
+std::optional<std::vector<std::string>> procStatFields(pid_t pid);
 
 } // namespace vd
